@@ -1,0 +1,52 @@
+// The result event, schema v1: the same JSON on the Unix socket and on MQTT.
+//
+//   {"v":1,"camera":"front","seq":1234,"ts":"2026-11-22T10:00:00.123Z",
+//    "model":"mobilenet_v2_1.0_224_quant",
+//    "top_k":[{"index":653,"label":"military uniform","score":0.832}],
+//    "latency_ms":{"capture_to_result":21.4,"preprocess":1.2,"inference":17.9}}
+//
+// `score` is the dequantized output, scale × (q − zero_point). `index` is the
+// class identity (labels repeat in ImageNet's list); `label` is for people.
+#ifndef LOOKOUT_DAEMON_EVENT_H_
+#define LOOKOUT_DAEMON_EVENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace lookout::daemon {
+
+/// One class of a top-k list.
+struct ClassScore {
+  int32_t index = 0;   ///< Output element index (class id).
+  std::string label;   ///< Label text; the index as text when there is no label file.
+  double score = 0.0;  ///< Dequantized score.
+};
+
+/// One classified frame.
+struct Event {
+  std::string camera;
+  uint64_t seq = 0;                                ///< Frame sequence number from the source.
+  std::chrono::system_clock::time_point ts;        ///< Capture wall-clock time.
+  std::string model;                               ///< Model name (file stem).
+  std::vector<ClassScore> top_k;
+  double capture_to_result_ms = 0.0;
+  double preprocess_ms = 0.0;
+  double inference_ms = 0.0;
+};
+
+/// Schema version carried in "v".
+inline constexpr int kEventSchemaVersion = 1;
+
+/// The event as schema-v1 JSON.
+nlohmann::json EventToJson(const Event& event);
+
+/// RFC 3339 UTC time with milliseconds: "2026-11-22T10:00:00.123Z".
+std::string FormatTimestamp(std::chrono::system_clock::time_point time);
+
+}  // namespace lookout::daemon
+
+#endif  // LOOKOUT_DAEMON_EVENT_H_
