@@ -2,7 +2,7 @@
 # (scripts/setup.sh installs them).
 
 find_package(Threads REQUIRED)
-find_package(flatbuffers CONFIG REQUIRED)
+find_package(FlatBuffers CONFIG REQUIRED)
 find_program(FLATC_EXECUTABLE flatc REQUIRED)
 
 # Debian's libxnnpack-dev ships neither a CMake config nor a pkg-config file.

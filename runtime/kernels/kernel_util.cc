@@ -1,0 +1,92 @@
+#include "kernels/kernel_util.h"
+
+#include <cmath>
+
+#include "kernels/reference/quantization.h"
+
+namespace lookout::runtime::internal {
+
+int32_t ComputeOutSize(int padding, int32_t in_size, int32_t filter_size, int32_t stride,
+                       int32_t dilation) {
+  const int64_t effective = (static_cast<int64_t>(filter_size) - 1) * dilation + 1;
+  int64_t out = 0;
+  if (padding == 0) {
+    out = (static_cast<int64_t>(in_size) + stride - 1) / stride;
+  } else {
+    out = (static_cast<int64_t>(in_size) + stride - effective) / stride;
+  }
+  return out > 0 && out <= INT32_MAX ? static_cast<int32_t>(out) : 0;
+}
+
+int32_t ComputePadding(int32_t stride, int32_t dilation, int32_t in_size, int32_t filter_size,
+                       int32_t out_size) {
+  const int64_t effective = (static_cast<int64_t>(filter_size) - 1) * dilation + 1;
+  const int64_t padding = ((static_cast<int64_t>(out_size) - 1) * stride + effective - in_size) / 2;
+  return padding > 0 ? static_cast<int32_t>(padding) : 0;
+}
+
+Status CheckWindow(const KernelContext& ctx, int padding, int32_t stride_w, int32_t stride_h,
+                   int32_t dilation_w, int32_t dilation_h) {
+  if (padding != 0 && padding != 1) return ctx.Error("padding %d is neither SAME nor VALID", padding);
+  if (stride_w <= 0 || stride_h <= 0) return ctx.Error("stride %dx%d must be positive", stride_w, stride_h);
+  if (dilation_w <= 0 || dilation_h <= 0) {
+    return ctx.Error("dilation %dx%d must be positive", dilation_w, dilation_h);
+  }
+  if (stride_w > 1024 || stride_h > 1024 || dilation_w > 1024 || dilation_h > 1024) {
+    return ctx.Error("stride or dilation larger than 1024");
+  }
+  return {};
+}
+
+Status CheckActivation(const KernelContext& ctx, int activation) {
+  if (activation < 0 || activation > 3) {
+    return ctx.Error("fused_activation_function %d is not supported (NONE, RELU, RELU_N1_TO_1, RELU6)",
+                     activation);
+  }
+  return {};
+}
+
+Status CheckBias(const KernelContext& ctx, const Tensor* bias, int32_t channels) {
+  if (bias == nullptr) return {};
+  if (bias->type != DataType::kInt32) {
+    return ctx.Error("bias tensor '%s' has type %s, expected INT32", bias->name.c_str(),
+                     DataTypeName(bias->type).c_str());
+  }
+  if (!bias->is_constant) return ctx.Error("bias tensor '%s' is not constant", bias->name.c_str());
+  if (bias->elements != static_cast<size_t>(channels)) {
+    return ctx.Error("bias tensor '%s' has %zu elements, expected %d (output channels)",
+                     bias->name.c_str(), bias->elements, channels);
+  }
+  return {};
+}
+
+Status ComputeChannelMultipliers(const KernelContext& ctx, const Tensor& input,
+                                 const Tensor& filter, const Tensor& output, int32_t channels,
+                                 ScaleProduct product, std::vector<int32_t>* multipliers,
+                                 std::vector<int32_t>* shifts) {
+  const auto& scales = filter.quantization.scale;
+  if (scales.size() != 1 && scales.size() != static_cast<size_t>(channels)) {
+    return ctx.Error("filter '%s' has %zu scales, expected 1 or %d (output channels)",
+                     filter.name.c_str(), scales.size(), channels);
+  }
+  multipliers->resize(static_cast<size_t>(channels));
+  shifts->resize(static_cast<size_t>(channels));
+  for (int32_t c = 0; c < channels; ++c) {
+    const float filter_scale = scales.size() == 1 ? scales[0] : scales[c];
+    const double input_product =
+        product == ScaleProduct::kFloat
+            ? static_cast<double>(input.scale * filter_scale)
+            : static_cast<double>(input.scale) * static_cast<double>(filter_scale);
+    const double real = input_product / static_cast<double>(output.scale);
+    if (!std::isfinite(real) || real <= 0.0 || real >= 65536.0) {
+      return ctx.Error("output channel %d: requantization multiplier %g out of range (0, 65536)", c,
+                       real);
+    }
+    int shift = 0;
+    reference::QuantizeMultiplier(real, &(*multipliers)[c], &shift);
+    (*shifts)[c] = shift;
+  }
+  return {};
+}
+
+}  // namespace lookout::runtime::internal

@@ -1,0 +1,288 @@
+#include "lookout/runtime/interpreter.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "src/arena_planner.h"
+#include "src/graph.h"
+#include "tflite_schema_generated.h"
+
+namespace lookout::runtime {
+
+using internal::KernelContext;
+using internal::Node;
+using internal::Tensor;
+
+namespace internal {
+
+std::string ShapeString(const std::vector<int32_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ",";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+Status KernelContext::CheckArity(size_t min_in, size_t max_in, size_t n_out) const {
+  if (num_inputs() < min_in || num_inputs() > max_in) {
+    if (min_in == max_in) return Error("has %zu inputs, expected %zu", num_inputs(), min_in);
+    return Error("has %zu inputs, expected %zu to %zu", num_inputs(), min_in, max_in);
+  }
+  if (num_outputs() != n_out) return Error("has %zu outputs, expected %zu", num_outputs(), n_out);
+  return {};
+}
+
+Status KernelContext::RequireInput(size_t i, const char* what, Tensor** out) const {
+  *out = input(i);
+  if (*out == nullptr) return Error("input %zu (%s) is missing", i, what);
+  return {};
+}
+
+Status KernelContext::RequireOutput(size_t i, Tensor** out) const {
+  *out = output(i);
+  if (*out == nullptr) return Error("output %zu is missing", i);
+  return {};
+}
+
+Status KernelContext::CheckPerTensorQuantized(const Tensor& t, const char* what) const {
+  if (t.quantization.scale.size() != 1) {
+    return Error("%s tensor '%s' must be quantized per tensor (one scale), has %zu scales", what,
+                 t.name.c_str(), t.quantization.scale.size());
+  }
+  return {};
+}
+
+Status KernelContext::CheckType(const Tensor& t, const char* what, DataType a, DataType b) const {
+  if (t.type != a && t.type != b) {
+    return Error("%s tensor '%s' has type %s, expected %s or %s", what, t.name.c_str(),
+                 DataTypeName(t.type).c_str(), DataTypeName(a).c_str(), DataTypeName(b).c_str());
+  }
+  return {};
+}
+
+Status KernelContext::CheckSameType(const Tensor& a, const char* what_a, const Tensor& b,
+                                    const char* what_b) const {
+  if (a.type != b.type) {
+    return Error("%s tensor '%s' has type %s but %s tensor '%s' has type %s", what_b, b.name.c_str(),
+                 DataTypeName(b.type).c_str(), what_a, a.name.c_str(), DataTypeName(a.type).c_str());
+  }
+  return {};
+}
+
+Status KernelContext::CheckShape(const Tensor& t, const char* what,
+                                 const std::vector<int32_t>& expected) const {
+  if (t.shape != expected) {
+    return Error("%s tensor '%s' has shape %s, expected %s", what, t.name.c_str(),
+                 ShapeString(t.shape).c_str(), ShapeString(expected).c_str());
+  }
+  return {};
+}
+
+}  // namespace internal
+
+class Interpreter::Impl {
+ public:
+  std::shared_ptr<const Model> model;
+  InterpreterOptions options;
+  std::vector<Tensor> tensors;
+  std::vector<Node> nodes;
+  std::vector<int32_t> inputs, outputs;
+  std::vector<TensorDetails> input_details, output_details;
+  uint8_t* arena = nullptr;
+  size_t arena_bytes = 0;
+  bool allocated = false;
+
+  ~Impl() { std::free(arena); }
+
+  Status Build();
+  Status Allocate();
+  TensorDetails Details(int32_t index) const;
+};
+
+TensorDetails Interpreter::Impl::Details(int32_t index) const {
+  const Tensor& t = tensors[static_cast<size_t>(index)];
+  TensorDetails d;
+  d.name = t.name;
+  d.index = index;
+  d.shape = t.shape;
+  d.type = t.type;
+  d.scale = t.scale;
+  d.zero_point = t.zero_point;
+  d.quantization = t.quantization;
+  d.bytes = t.bytes;
+  return d;
+}
+
+Status Interpreter::Impl::Build() {
+  const tflite::Model* root = model->root();
+  const auto* sg = root->subgraphs()->Get(0);
+  const auto* fb_tensors = sg->tensors();
+  tensors.resize(fb_tensors->size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto* ft = fb_tensors->Get(static_cast<flatbuffers::uoffset_t>(i));
+    Tensor& t = tensors[i];
+    t.name = ft->name() ? ft->name()->str() : std::string();
+    t.type = static_cast<DataType>(ft->type());
+    if (ft->shape()) t.shape.assign(ft->shape()->begin(), ft->shape()->end());
+    t.elements = 1;
+    for (int32_t d : t.shape) t.elements *= static_cast<size_t>(d);
+    t.bytes = t.elements * DataTypeSize(t.type);
+    if (const auto* q = ft->quantization(); q != nullptr && q->scale() && q->scale()->size() > 0) {
+      t.quantization.scale.assign(q->scale()->begin(), q->scale()->end());
+      t.quantization.zero_point.assign(q->zero_point()->begin(), q->zero_point()->end());
+      t.quantization.quantized_dimension = q->quantized_dimension();
+      t.scale = t.quantization.scale[0];
+      t.zero_point = static_cast<int32_t>(t.quantization.zero_point[0]);
+    }
+    const auto* buffer = root->buffers()->Get(ft->buffer());
+    if (buffer != nullptr && buffer->data() != nullptr && buffer->data()->size() > 0) {
+      t.is_constant = true;
+      // Constant data is only read; kernels never write their inputs.
+      t.data = const_cast<uint8_t*>(buffer->data()->data());
+    }
+  }
+
+  inputs.assign(sg->inputs()->begin(), sg->inputs()->end());
+  outputs.assign(sg->outputs()->begin(), sg->outputs()->end());
+
+  // Data flow: every tensor a node reads is constant, a graph input or the
+  // output of an earlier node; every tensor is written at most once.
+  std::vector<bool> produced(tensors.size(), false);
+  for (int32_t i : inputs) {
+    const Tensor& t = tensors[static_cast<size_t>(i)];
+    if (t.is_constant) return Status::Error("graph input tensor " + std::to_string(i) + " '" + t.name + "' is constant");
+    produced[static_cast<size_t>(i)] = true;
+  }
+  const auto* ops = sg->operators();
+  const size_t num_ops = ops ? ops->size() : 0;
+  nodes.resize(num_ops);
+  for (size_t n = 0; n < num_ops; ++n) {
+    const auto* op = ops->Get(static_cast<flatbuffers::uoffset_t>(n));
+    const auto* oc = root->operator_codes()->Get(op->opcode_index());
+    Node& node = nodes[n];
+    node.index = static_cast<int32_t>(n);
+    node.op_code = std::max<int32_t>(oc->builtin_code(), oc->deprecated_builtin_code());
+    node.version = oc->version();
+    node.op_name = BuiltinOperatorName(node.op_code);
+    node.op = op;
+    if (op->inputs()) node.inputs.assign(op->inputs()->begin(), op->inputs()->end());
+    node.outputs.assign(op->outputs()->begin(), op->outputs()->end());
+    const std::string label = "node " + std::to_string(n) + " (" + node.op_name + ")";
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      const int32_t i = node.inputs[k];
+      if (i < 0) continue;
+      const Tensor& t = tensors[static_cast<size_t>(i)];
+      if (!t.is_constant && !produced[static_cast<size_t>(i)]) {
+        return Status::Error(label + ": input " + std::to_string(k) + " (tensor " + std::to_string(i) +
+                             " '" + t.name + "') is not produced by an earlier node");
+      }
+    }
+    for (int32_t o : node.outputs) {
+      const Tensor& t = tensors[static_cast<size_t>(o)];
+      if (t.is_constant || produced[static_cast<size_t>(o)]) {
+        return Status::Error(label + ": output tensor " + std::to_string(o) + " '" + t.name +
+                             "' is constant or written twice");
+      }
+      produced[static_cast<size_t>(o)] = true;
+    }
+    auto kernel = internal::CreateKernel(node.op_code, node.version);
+    if (!kernel.ok()) return Status::Error(label + ": " + kernel.status().message());
+    node.kernel = std::move(kernel).value();
+  }
+  for (int32_t o : outputs) {
+    if (!produced[static_cast<size_t>(o)]) {
+      return Status::Error("graph output tensor " + std::to_string(o) + " '" +
+                           tensors[static_cast<size_t>(o)].name + "' is not produced by any node");
+    }
+  }
+  for (int32_t i : inputs) input_details.push_back(Details(i));
+  for (int32_t o : outputs) output_details.push_back(Details(o));
+  return {};
+}
+
+Status Interpreter::Impl::Allocate() {
+  for (Node& node : nodes) {
+    KernelContext ctx(node, tensors);
+    LOOKOUT_RETURN_IF_ERROR(node.kernel->Prepare(ctx));
+  }
+  // Lifetime of each activation in node indices: from its producer (graph
+  // inputs: before node 0) to its last reader (graph outputs: the end).
+  const int32_t end = static_cast<int32_t>(nodes.size());
+  std::vector<int32_t> first(tensors.size(), -2), last(tensors.size(), -2);
+  for (int32_t i : inputs) first[static_cast<size_t>(i)] = last[static_cast<size_t>(i)] = -1;
+  for (const Node& node : nodes) {
+    for (int32_t o : node.outputs) first[static_cast<size_t>(o)] = last[static_cast<size_t>(o)] = node.index;
+    for (int32_t i : node.inputs) {
+      if (i >= 0 && !tensors[static_cast<size_t>(i)].is_constant) last[static_cast<size_t>(i)] = node.index;
+    }
+  }
+  for (int32_t o : outputs) last[static_cast<size_t>(o)] = end;
+  for (int32_t i : inputs) last[static_cast<size_t>(i)] = std::max(last[static_cast<size_t>(i)], 0);
+
+  internal::GreedyArenaPlanner planner;
+  std::vector<int32_t> planned;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (first[i] == -2 || tensors[i].is_constant) continue;
+    planned.push_back(static_cast<int32_t>(i));
+    planner.AddBuffer(tensors[i].bytes, first[i], last[i]);
+  }
+  arena_bytes = planner.GetMaximumMemorySize();
+  const size_t alloc = std::max<size_t>(64, (arena_bytes + 63) / 64 * 64);
+  arena = static_cast<uint8_t*>(std::aligned_alloc(64, alloc));
+  if (arena == nullptr) return Status::Error("cannot allocate the " + std::to_string(alloc) + "-byte tensor arena");
+  std::memset(arena, 0, alloc);
+  for (size_t k = 0; k < planned.size(); ++k) {
+    tensors[static_cast<size_t>(planned[k])].data = arena + planner.GetOffsetForBuffer(k);
+  }
+  allocated = true;
+  return {};
+}
+
+Interpreter::Interpreter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Interpreter::~Interpreter() = default;
+
+Result<std::unique_ptr<Interpreter>> Interpreter::Create(std::shared_ptr<const Model> model,
+                                                         const InterpreterOptions& options) {
+  if (model == nullptr) return Status::Error("no model");
+  if (options.num_threads < 1) return Status::Error("num_threads must be >= 1");
+  auto impl = std::make_unique<Impl>();
+  impl->model = std::move(model);
+  impl->options = options;
+  LOOKOUT_RETURN_IF_ERROR(impl->Build());
+  return std::unique_ptr<Interpreter>(new Interpreter(std::move(impl)));
+}
+
+Status Interpreter::AllocateTensors() {
+  if (impl_->allocated) return {};
+  return impl_->Allocate();
+}
+
+Status Interpreter::Invoke() {
+  if (!impl_->allocated) return Status::Error("Invoke() called before AllocateTensors()");
+  for (Node& node : impl_->nodes) node.kernel->Eval();
+  return {};
+}
+
+size_t Interpreter::input_count() const { return impl_->inputs.size(); }
+size_t Interpreter::output_count() const { return impl_->outputs.size(); }
+const TensorDetails& Interpreter::input_details(size_t i) const { return impl_->input_details.at(i); }
+const TensorDetails& Interpreter::output_details(size_t i) const { return impl_->output_details.at(i); }
+
+std::span<uint8_t> Interpreter::input_data(size_t i) {
+  if (!impl_->allocated || i >= impl_->inputs.size()) return {};
+  Tensor& t = impl_->tensors[static_cast<size_t>(impl_->inputs[i])];
+  return {t.data, t.bytes};
+}
+
+std::span<const uint8_t> Interpreter::output_data(size_t i) const {
+  if (!impl_->allocated || i >= impl_->outputs.size()) return {};
+  const Tensor& t = impl_->tensors[static_cast<size_t>(impl_->outputs[i])];
+  return {t.data, t.bytes};
+}
+
+size_t Interpreter::arena_bytes() const { return impl_->arena_bytes; }
+size_t Interpreter::node_count() const { return impl_->nodes.size(); }
+
+}  // namespace lookout::runtime
