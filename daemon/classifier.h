@@ -1,0 +1,95 @@
+// Classifier: one model on one thread, from a BGR frame to a top-k list.
+// Used by `lookout classify` and by lookoutd's inference worker.
+//
+// Ownership: owns its Interpreter and Preprocessor. Threading: not
+// thread-safe; use one Classifier per thread. Errors: the constructor throws
+// std::runtime_error naming the model, label file or tensor at fault;
+// Classify() throws only std::invalid_argument for an unusable image.
+#ifndef LOOKOUT_DAEMON_CLASSIFIER_H_
+#define LOOKOUT_DAEMON_CLASSIFIER_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/mat.hpp>
+
+#include "daemon/event.h"
+#include "lookout/capture/preprocessor.h"
+#include "lookout/runtime/interpreter.h"
+
+namespace lookout::daemon {
+
+/// Labels for the output classes: one per line. When the file has exactly one
+/// line more than the model has classes and that line is "background", the
+/// first line is dropped (1001-line ImageNet files with 1000-class models).
+class Labels {
+ public:
+  Labels() = default;
+  /// Reads `path`; throws std::runtime_error when unreadable or empty.
+  static Labels Load(const std::filesystem::path& path);
+  /// Adapts the label list to a model with `classes` outputs; throws
+  /// std::runtime_error when the counts cannot be reconciled.
+  void FitTo(size_t classes, const std::string& source);
+  /// The label of class `index`, or the index as text when there is none.
+  std::string operator[](size_t index) const;
+  size_t size() const { return labels_.size(); }
+
+ private:
+  std::vector<std::string> labels_;
+};
+
+/// Top-k of a quantized (UINT8/INT8) or FLOAT32 output vector: scores are
+/// dequantized (scale × (q − zero_point)); ties go to the lower index;
+/// entries below `threshold` are left out.
+std::vector<ClassScore> TopK(std::span<const uint8_t> output, const runtime::TensorDetails& details,
+                             const Labels& labels, int32_t k, double threshold);
+
+struct ClassifierOptions {
+  std::filesystem::path model;
+  std::filesystem::path labels;  ///< Empty: no labels (indices only).
+  int32_t threads = 1;
+  capture::PreprocessOptions preprocess;
+  int32_t top_k = 5;
+  double score_threshold = -1e300;  ///< Keep everything by default.
+};
+
+/// A classification and the time its stages took.
+struct Classification {
+  std::vector<ClassScore> top_k;
+  double preprocess_ms = 0.0;
+  double inference_ms = 0.0;
+};
+
+class Classifier {
+ public:
+  explicit Classifier(const ClassifierOptions& options);
+  /// Preprocesses `bgr` into the input tensor, invokes, and ranks the output.
+  Classification Classify(const cv::Mat& bgr);
+
+  const runtime::TensorDetails& input_details() const { return interpreter_->input_details(0); }
+  const runtime::TensorDetails& output_details() const { return interpreter_->output_details(0); }
+  const capture::Preprocessor& preprocessor() const { return *preprocessor_; }
+  /// Model name: the model file's stem.
+  const std::string& model_name() const { return model_name_; }
+  size_t arena_bytes() const { return interpreter_->arena_bytes(); }
+
+ private:
+  ClassifierOptions options_;
+  std::string model_name_;
+  std::unique_ptr<runtime::Interpreter> interpreter_;
+  std::unique_ptr<capture::Preprocessor> preprocessor_;
+  Labels labels_;
+};
+
+/// Loads and verifies `path`, creates an interpreter and allocates its
+/// tensors; throws std::runtime_error with the runtime's message.
+std::unique_ptr<runtime::Interpreter> LoadInterpreter(const std::filesystem::path& path,
+                                                      int32_t threads);
+
+}  // namespace lookout::daemon
+
+#endif  // LOOKOUT_DAEMON_CLASSIFIER_H_
