@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds with warnings as errors, and runs the whole
+# test suite (CTest: unit, golden, classification, config, socket, MQTT and
+# end-to-end daemon tests). `--sanitize` does the same in build-asan/ with
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR=build
+EXTRA=()
+if [ "${1:-}" = "--sanitize" ]; then
+  BUILD_DIR=build-asan
+  EXTRA=(-DLOOKOUT_SANITIZE=ON)
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
+
+./scripts/setup.sh
+BUILD_DIR=$BUILD_DIR ./scripts/build.sh "${EXTRA[@]}"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
