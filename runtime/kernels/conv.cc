@@ -65,12 +65,11 @@ struct QuantizedConvState {
   Tensor* filter = nullptr;
   Tensor* output = nullptr;
 
-  Status PrepareQuantization(const KernelContext& ctx, const Tensor* bias_tensor, int32_t channels,
-                             int activation, ScaleProduct product) {
+  // Bias, offsets and activation clamp: all but the requantization scale.
+  Status PrepareCommon(const KernelContext& ctx, const Tensor* bias_tensor, int32_t channels,
+                       int activation) {
     LOOKOUT_RETURN_IF_ERROR(CheckBias(ctx, bias_tensor, channels));
     LOOKOUT_RETURN_IF_ERROR(CheckActivation(ctx, activation));
-    LOOKOUT_RETURN_IF_ERROR(
-        ComputeChannelMultipliers(ctx, *input, *filter, *output, channels, product, &multipliers, &shifts));
     if (bias_tensor != nullptr) bias = CopyInt32(*bias_tensor);
     params.input_offset = -input->zero_point;
     params.filter_offset = filter->type == DataType::kUInt8 ? -filter->zero_point : 0;
@@ -78,6 +77,15 @@ struct QuantizedConvState {
     reference::ActivationRangeQuantized(activation, output->scale, output->zero_point,
                                         QMin(output->type), QMax(output->type), &params.act_min,
                                         &params.act_max);
+    return {};
+  }
+  // PrepareCommon plus the per-channel fixed-point multipliers (CONV_2D,
+  // DEPTHWISE_CONV_2D).
+  Status PrepareQuantization(const KernelContext& ctx, const Tensor* bias_tensor, int32_t channels,
+                             int activation, ScaleProduct product) {
+    LOOKOUT_RETURN_IF_ERROR(PrepareCommon(ctx, bias_tensor, channels, activation));
+    LOOKOUT_RETURN_IF_ERROR(
+        ComputeChannelMultipliers(ctx, *input, *filter, *output, channels, product, &multipliers, &shifts));
     params.multiplier = multipliers.data();
     params.shift = shifts.data();
     return {};
@@ -240,11 +248,10 @@ class FullyConnectedKernel : public OpKernel {
       return ctx.Error("output %s, expected %d x %d elements", ShapeString(out.shape).c_str(),
                        batches_, units_);
     }
-    // TFLite's FULLY_CONNECTED uses the per-tensor multiplier unless the
-    // filter is quantized per channel.
-    const ScaleProduct product = filter.quantization.scale.size() > 1 ? ScaleProduct::kDouble
-                                                                      : ScaleProduct::kFloat;
-    return s_.PrepareQuantization(ctx, ctx.input(2), units_, activation, product);
+    LOOKOUT_RETURN_IF_ERROR(s_.PrepareCommon(ctx, ctx.input(2), units_, activation));
+    // TFLite's reference FULLY_CONNECTED ignores the fixed-point multiplier
+    // its Prepare computes and requantizes with the scales in double.
+    return ComputeChannelScales(ctx, in, filter, out, units_, &scales_);
   }
 
   void Eval() override {
@@ -258,10 +265,12 @@ class FullyConnectedKernel : public OpKernel {
  private:
   template <typename T>
   void Run() {
-    reference::FullyConnected<T>(s_.params, batches_, depth_, s_.input->data_as<T>(), units_,
-                                 s_.filter->data_as<T>(), s_.bias_data(), s_.output->data_as<T>());
+    reference::FullyConnected<T>(s_.params, scales_.data(), batches_, depth_, s_.input->data_as<T>(),
+                                 units_, s_.filter->data_as<T>(), s_.bias_data(),
+                                 s_.output->data_as<T>());
   }
   QuantizedConvState s_;
+  std::vector<double> scales_;
   int32_t batches_ = 0, depth_ = 0, units_ = 0;
 };
 

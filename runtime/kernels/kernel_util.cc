@@ -89,4 +89,25 @@ Status ComputeChannelMultipliers(const KernelContext& ctx, const Tensor& input,
   return {};
 }
 
+Status ComputeChannelScales(const KernelContext& ctx, const Tensor& input, const Tensor& filter,
+                            const Tensor& output, int32_t channels, std::vector<double>* scales) {
+  const auto& filter_scales = filter.quantization.scale;
+  if (filter_scales.size() != 1 && filter_scales.size() != static_cast<size_t>(channels)) {
+    return ctx.Error("filter '%s' has %zu scales, expected 1 or %d (output channels)",
+                     filter.name.c_str(), filter_scales.size(), channels);
+  }
+  scales->resize(static_cast<size_t>(channels));
+  for (int32_t c = 0; c < channels; ++c) {
+    const float filter_scale = filter_scales.size() == 1 ? filter_scales[0] : filter_scales[c];
+    const double real = static_cast<double>(input.scale) * static_cast<double>(filter_scale) /
+                        static_cast<double>(output.scale);
+    if (!std::isfinite(real) || real <= 0.0) {
+      return ctx.Error("output channel %d: requantization scale %g is not finite and positive", c,
+                       real);
+    }
+    (*scales)[c] = real;
+  }
+  return {};
+}
+
 }  // namespace lookout::runtime::internal

@@ -52,7 +52,7 @@ Status CheckBias(const KernelContext& ctx, const Tensor* bias, int32_t channels)
 enum class ScaleProduct {
   kDouble,  ///< double(input) × double(filter): the per-channel path.
   kFloat,   ///< double(float(input × filter)): GetQuantizedConvolutionMultipler,
-            ///< the per-tensor path of uint8 conv and of FULLY_CONNECTED.
+            ///< the per-tensor path of uint8 conv.
 };
 
 /// Output multipliers of a convolution-like op: one per output channel,
@@ -64,6 +64,13 @@ Status ComputeChannelMultipliers(const KernelContext& ctx, const Tensor& input,
                                  const Tensor& filter, const Tensor& output, int32_t channels,
                                  ScaleProduct product, std::vector<int32_t>* multipliers,
                                  std::vector<int32_t>* shifts);
+
+/// Real requantization scales of FULLY_CONNECTED, one per output unit:
+/// double(input_scale) × double(filter_scale[u]) / double(output_scale), as
+/// TFLite's reference FullyConnected overloads taking the scales form them.
+/// Refuses scales that are not finite and positive.
+Status ComputeChannelScales(const KernelContext& ctx, const Tensor& input, const Tensor& filter,
+                            const Tensor& output, int32_t channels, std::vector<double>* scales);
 
 }  // namespace lookout::runtime::internal
 

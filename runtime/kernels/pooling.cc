@@ -79,45 +79,42 @@ class MeanKernel : public OpKernel {
     if (axis->type != DataType::kInt32 || !axis->is_constant) {
       return ctx.Error("axis tensor '%s' must be a constant INT32 tensor", axis->name.c_str());
     }
-    bool axes_hw = axis->elements == 2 && in_->rank() == 4;
-    if (axes_hw) {
-      int32_t a0 = ReadInt32(*axis, 0), a1 = ReadInt32(*axis, 1);
-      if (a0 < 0) a0 += 4;
-      if (a1 < 0) a1 += 4;
-      axes_hw = (a0 == 1 && a1 == 2) || (a0 == 2 && a1 == 1);
+    // TFLite's reference MEAN resolves axes generically (reference_ops::ResolveAxis:
+    // negative values count from the end, duplicates collapse); its literal
+    // [1, 2] check belongs to the optimized 4-D path only.
+    bool reduced[4] = {false, false, false, false};
+    bool axes_valid = in_->rank() == 4;
+    for (size_t i = 0; axes_valid && i < axis->elements; ++i) {
+      int32_t a = ReadInt32(*axis, i);
+      if (a < 0) a += 4;
+      axes_valid = a >= 0 && a < 4;
+      if (axes_valid) reduced[a] = true;
     }
-    if (!axes_hw || !keep_dims) {
+    if (!axes_valid || reduced[0] || !reduced[1] || !reduced[2] || reduced[3] || !keep_dims) {
       return ctx.Error("only MEAN over axes [1, 2] of a 4-D input with keep_dims is supported");
     }
     LOOKOUT_RETURN_IF_ERROR(ctx.CheckShape(*out_, "output", {in_->dim(0), 1, 1, in_->dim(3)}));
-    if (in_->type == DataType::kInt8) {
-      const double real = static_cast<double>(in_->scale) / static_cast<double>(out_->scale);
-      if (!(real > 0.0 && real < 65536.0)) return ctx.Error("multiplier %g out of range", real);
-      reference::QuantizeMultiplier(real, &multiplier_, &shift_);
-    } else {
-      // float arithmetic as in reference_ops::Mean (uint8).
-      const float count = static_cast<float>(in_->dim(1)) * static_cast<float>(in_->dim(2));
-      bias_ = out_->zero_point -
-              static_cast<int32_t>(static_cast<float>(in_->zero_point) * in_->scale / out_->scale);
-      const double real = static_cast<double>(in_->scale / (count * out_->scale));
-      if (!(real > 0.0 && real < 65536.0)) return ctx.Error("multiplier %g out of range", real);
-      reference::QuantizeMultiplier(real, &multiplier_, &shift_);
-    }
+    const int64_t count = static_cast<int64_t>(in_->dim(1)) * in_->dim(2);
+    if (count <= 0) return ctx.Error("input %s has nothing to average", ShapeString(in_->shape).c_str());
+    const double real = static_cast<double>(in_->scale) / static_cast<double>(out_->scale);
+    if (!(real > 0.0 && real < 65536.0)) return ctx.Error("multiplier %g out of range", real);
+    reference::QuantizeMultiplier(real, &multiplier_, &shift_);
+    reference::FoldMeanCount(count, &multiplier_, &shift_);
     return {};
   }
   void Eval() override {
     if (in_->type == DataType::kInt8) {
-      reference::MeanHWInt8(ToDims4(*in_), in_->data_as<int8_t>(), in_->zero_point, multiplier_, shift_,
-                            out_->zero_point, out_->data_as<int8_t>());
+      reference::MeanHW(ToDims4(*in_), in_->data_as<int8_t>(), in_->zero_point, multiplier_, shift_,
+                        out_->zero_point, out_->data_as<int8_t>());
     } else {
-      reference::MeanHWUInt8(ToDims4(*in_), in_->data_as<uint8_t>(), bias_, multiplier_, shift_,
-                             out_->data_as<uint8_t>());
+      reference::MeanHW(ToDims4(*in_), in_->data_as<uint8_t>(), in_->zero_point, multiplier_, shift_,
+                        out_->zero_point, out_->data_as<uint8_t>());
     }
   }
 
  private:
   Tensor *in_ = nullptr, *out_ = nullptr;
-  int32_t multiplier_ = 0, bias_ = 0;
+  int32_t multiplier_ = 0;
   int shift_ = 0;
 };
 

@@ -1,15 +1,18 @@
 // Reference integer CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.
 // Arithmetic matches TFLite's reference kernels (reference_ops::Conv,
 // reference_integer_ops::ConvPerChannel, depthwise_conv::DepthwiseConvBasicKernel
-// with kAwayFromZero rounding, reference FullyConnected): accumulate
-// (filter + filter_offset) × (input + input_offset) in int32, add the bias,
-// MultiplyByQuantizedMultiplier with the output channel's multiplier, add the
+// with kAwayFromZero rounding; for FULLY_CONNECTED the reference_ops /
+// reference_integer_ops FullyConnected overloads taking the float scales):
+// accumulate (filter + filter_offset) × (input + input_offset) in int32, add
+// the bias, scale to the output (convolutions: MultiplyByQuantizedMultiplier
+// with the output channel's multiplier; FULLY_CONNECTED: in double), add the
 // output zero point, clamp to the fused activation range.
 // Shapes are NHWC; filters OHWI (conv), 1HWO (depthwise), OI (fully connected).
 #ifndef LOOKOUT_RUNTIME_KERNELS_REFERENCE_CONV_H_
 #define LOOKOUT_RUNTIME_KERNELS_REFERENCE_CONV_H_
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/reference/quantization.h"
@@ -31,8 +34,8 @@ struct ConvParams {
   int32_t filter_offset = 0;         ///< −filter zero_point (0 for int8 weights).
   int32_t output_offset = 0;         ///< +output zero_point.
   int32_t act_min = 0, act_max = 0;  ///< Fused activation clamp, quantized.
-  const int32_t* multiplier = nullptr;  ///< Per output channel.
-  const int32_t* shift = nullptr;       ///< Per output channel.
+  const int32_t* multiplier = nullptr;  ///< Per output channel (convolutions only).
+  const int32_t* shift = nullptr;       ///< Per output channel (convolutions only).
 };
 
 // Products of two offset 8-bit values fit int32; sums wrap modulo 2^32 as
@@ -112,9 +115,15 @@ void DepthwiseConv(const ConvParams& p, const Dims4& in, const T* input, const D
 }
 
 /// input [batches, depth], filter [units, depth], output [batches, units].
+/// Requantizes in double, ignoring p.multiplier / p.shift: acc × scale[unit]
+/// rounded half away from zero, scale[unit] = double(input_scale) ×
+/// double(filter_scale) / double(output_scale) (reference_ops::FullyConnected,
+/// reference_integer_ops::FullyConnected / FullyConnectedPerChannel, the
+/// overloads taking the scales that fully_connected.cc's kReference calls).
 template <typename T>
-void FullyConnected(const ConvParams& p, int32_t batches, int32_t depth, const T* input,
-                    int32_t units, const T* filter_data, const int32_t* bias, T* output) {
+void FullyConnected(const ConvParams& p, const double* scale, int32_t batches, int32_t depth,
+                    const T* input, int32_t units, const T* filter_data, const int32_t* bias,
+                    T* output) {
   for (int32_t b = 0; b < batches; ++b) {
     const T* in_row = input + static_cast<int64_t>(b) * depth;
     for (int32_t u = 0; u < units; ++u) {
@@ -125,7 +134,12 @@ void FullyConnected(const ConvParams& p, int32_t batches, int32_t depth, const T
                                      (static_cast<int32_t>(in_row[d]) + p.input_offset));
       }
       if (bias != nullptr) acc += static_cast<uint32_t>(bias[u]);
-      output[static_cast<int64_t>(b) * units + u] = static_cast<T>(Requantize(acc, p, u));
+      // Offset and clamp in double: equal to TFLite's int32 steps wherever
+      // those are defined, and no overflow where they are not.
+      const double scaled = std::round(static_cast<double>(static_cast<int32_t>(acc)) * scale[u]);
+      const double result = std::clamp(scaled + p.output_offset, static_cast<double>(p.act_min),
+                                       static_cast<double>(p.act_max));
+      output[static_cast<int64_t>(b) * units + u] = static_cast<T>(static_cast<int32_t>(result));
     }
   }
 }

@@ -1,13 +1,15 @@
 // Reference 8-bit AVERAGE_POOL_2D, MAX_POOL_2D and MEAN over height and
 // width, matching TFLite's reference_ops::AveragePool / MaxPool (no
 // requantization: input and output share scale and zero point; average
-// rounds half away from zero) and the MEAN of reduce.cc's 4-D keep_dims path
-// (reference_integer_ops::Mean for int8; reference_ops::Mean for uint8).
+// rounds half away from zero) and the 8-bit MEAN of reduce.cc's reference
+// kernel (reference_ops::QuantizedMeanOrSum, for int8 and uint8 alike).
 #ifndef LOOKOUT_RUNTIME_KERNELS_REFERENCE_POOLING_H_
 #define LOOKOUT_RUNTIME_KERNELS_REFERENCE_POOLING_H_
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
+#include <limits>
 
 #include "kernels/reference/conv.h"
 
@@ -59,35 +61,37 @@ void Pool(const PoolParams& p, const Dims4& in, const T* input, const Dims4& out
   }
 }
 
-/// int8 MEAN over H and W of NHWC input into [N,1,1,C] (reference_integer_ops::Mean).
-inline void MeanHWInt8(const Dims4& in, const int8_t* input, int32_t input_zero_point,
-                       int32_t multiplier, int shift, int32_t output_zero_point, int8_t* output) {
-  const int32_t count = in.h * in.w;
-  for (int32_t b = 0; b < in.n; ++b) {
-    for (int32_t c = 0; c < in.c; ++c) {
-      int32_t acc = 0;
-      for (int32_t i = 0; i < count; ++i) {
-        acc += input[(static_cast<int64_t>(b) * count + i) * in.c + c] - input_zero_point;
-      }
-      acc = MultiplyByQuantizedMultiplier(acc, multiplier, shift);
-      acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-      acc += output_zero_point;
-      output[static_cast<int64_t>(b) * in.c + c] = static_cast<int8_t>(std::min(std::max(acc, -128), 127));
-    }
-  }
+/// Folds 1/count into a MEAN's in_scale/out_scale multiplier, in integers
+/// (reference_ops::QuantizedMeanOrSum): multiplier × 2^s / count truncated,
+/// shift − s, s = floor(log2(count)) capped at 32 and at 31 + shift.
+inline void FoldMeanCount(int64_t count, int32_t* multiplier, int* shift) {
+  int s = static_cast<int>(std::bit_width(static_cast<uint64_t>(count))) - 1;
+  s = std::min(s, 32);
+  s = std::min(s, 31 + *shift);
+  *multiplier = static_cast<int32_t>((static_cast<int64_t>(*multiplier) << s) / count);
+  *shift -= s;
 }
 
-/// uint8 MEAN over H and W (reference_ops::Mean, uint8): the scale and the
-/// zero-point correction are folded into one multiplier and a bias.
-inline void MeanHWUInt8(const Dims4& in, const uint8_t* input, int32_t bias, int32_t multiplier,
-                        int shift, uint8_t* output) {
-  const int32_t count = in.h * in.w;
+/// 8-bit MEAN over H and W of NHWC input into [N,1,1,C]
+/// (reference_ops::QuantizedMeanOrSum with compute_sum false): requantizes
+/// sum(in) − in_zp × count with the multiplier FoldMeanCount gave.
+template <typename T>
+void MeanHW(const Dims4& in, const T* input, int32_t input_zero_point, int32_t multiplier,
+            int shift, int32_t output_zero_point, T* output) {
+  const int64_t count = static_cast<int64_t>(in.h) * in.w;
   for (int32_t b = 0; b < in.n; ++b) {
     for (int32_t c = 0; c < in.c; ++c) {
-      int32_t acc = 0;
-      for (int32_t i = 0; i < count; ++i) acc += input[(static_cast<int64_t>(b) * count + i) * in.c + c];
-      acc = MultiplyByQuantizedMultiplier(acc, multiplier, shift) + bias;
-      output[static_cast<int64_t>(b) * in.c + c] = static_cast<uint8_t>(std::min(std::max(acc, 0), 255));
+      uint32_t sum = 0;  // TFLite's int32 WrappingAdd.
+      for (int64_t i = 0; i < count; ++i) {
+        sum += static_cast<uint32_t>(static_cast<int32_t>(input[(b * count + i) * in.c + c]));
+      }
+      const int32_t shifted_sum = static_cast<int32_t>(
+          sum - static_cast<uint32_t>(static_cast<int64_t>(input_zero_point) * count));
+      const int32_t acc =
+          MultiplyByQuantizedMultiplier(shifted_sum, multiplier, shift) + output_zero_point;
+      const int32_t clamped = std::clamp<int32_t>(acc, std::numeric_limits<T>::min(),
+                                                  std::numeric_limits<T>::max());
+      output[static_cast<int64_t>(b) * in.c + c] = static_cast<T>(clamped);
     }
   }
 }
