@@ -8,8 +8,12 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace lookout::config {
 
@@ -26,62 +30,74 @@ enum class SourceType {
 struct CameraConfig {
   std::string name = "camera";   ///< Camera name: in events and MQTT topics ([A-Za-z0-9_-]+).
   SourceType type = SourceType::kImages;
-  std::string device;            ///< Required: path, device, URL or camera id (see SourceType).
-  int32_t width = 0;             ///< Requested capture width in pixels; 0 = source default.
-  int32_t height = 0;            ///< Requested capture height in pixels; 0 = source default.
-  double fps = 0.0;              ///< Frame rate (frames/s); images: pacing (0 = 1 fps), others: request (0 = native).
+  std::string device;            ///< Required (but libcamera): path, device, URL or camera id (see SourceType).
+  int32_t width = 0;             ///< Requested capture width in pixels, >= 0; 0 = source default.
+  int32_t height = 0;            ///< Requested capture height in pixels, >= 0; 0 = source default.
+  double fps = 0.0;              ///< Frame rate (frames/s), >= 0; images: pacing (0 = 1 fps), others: request (0 = native).
   bool loop = false;             ///< Images and video: start again at the end instead of stopping.
   int64_t max_frames = 0;        ///< Stop the daemon after this many captured frames; 0 = never.
+
+  bool operator==(const CameraConfig&) const = default;
 };
 
 /// `/model`: the network and how to run it.
 struct ModelConfig {
   std::filesystem::path path;    ///< Required: the .tflite file.
   std::filesystem::path labels;  ///< Label file, one label per line; empty = indices only.
-  int32_t threads = 1;           ///< Worker threads for inference, >= 1.
+  int32_t threads = 1;           ///< Worker threads for inference, 1..64.
   bool center_crop = false;      ///< Crop the frame's centre to the input's aspect ratio before resize.
   std::array<double, 3> mean = {127.5, 127.5, 127.5};  ///< Per-channel (R,G,B) pixel mean, 0..255 scale.
-  std::array<double, 3> std = {127.5, 127.5, 127.5};   ///< Per-channel (R,G,B) pixel std; real = (pixel - mean) / std.
+  std::array<double, 3> std = {127.5, 127.5, 127.5};   ///< Per-channel (R,G,B) pixel std, > 0; real = (pixel - mean) / std.
+
+  bool operator==(const ModelConfig&) const = default;
 };
 
 /// `/output`: which classes an event carries.
 struct OutputConfig {
-  int32_t top_k = 5;             ///< Classes per event, >= 1.
-  double score_threshold = 0.0;  ///< Drop classes whose dequantized score is below this.
+  int32_t top_k = 5;             ///< Classes per event, 1..100.
+  double score_threshold = 0.0;  ///< Drop classes whose dequantized score is below this (any finite number: logits too).
+
+  bool operator==(const OutputConfig&) const = default;
 };
 
 /// `/socket`: the local Unix socket (JSON lines).
 struct SocketConfig {
   bool enabled = true;
-  std::filesystem::path path = "/run/lookout/lookoutd.sock";
-  uint32_t mode = 0660;          ///< File mode, given in JSON as an octal string ("0660").
+  std::filesystem::path path = "/run/lookout/lookoutd.sock";  ///< When enabled: non-empty, < 108 bytes.
+  uint32_t mode = 0660;          ///< File mode, given in JSON as an octal string ("0660"), <= 0777.
   std::string group;             ///< Group owning the socket file; empty = unchanged.
-  int32_t max_clients = 32;      ///< Further connections are refused.
-  int64_t max_client_buffer_bytes = 1 << 20;  ///< A client whose unsent output exceeds this is dropped.
+  int32_t max_clients = 32;      ///< >= 1; further connections are refused.
+  int64_t max_client_buffer_bytes = 1 << 20;  ///< >= 4096; a client whose unsent output exceeds this is dropped.
+
+  bool operator==(const SocketConfig&) const = default;
 };
 
 /// `/mqtt/discovery`: Home Assistant MQTT discovery.
 struct DiscoveryConfig {
   bool enabled = true;
-  std::string prefix = "homeassistant";  ///< Home Assistant's discovery prefix.
+  std::string prefix = "homeassistant";  ///< Home Assistant's discovery prefix; non-empty, no wildcards.
+
+  bool operator==(const DiscoveryConfig&) const = default;
 };
 
 /// `/mqtt`: the MQTT publisher (libmosquitto).
 struct MqttConfig {
   bool enabled = false;
-  std::string host = "localhost";
-  int32_t port = 1883;
+  std::string host = "localhost";  ///< Non-empty when enabled.
+  int32_t port = 1883;           ///< 1..65535.
   std::string client_id;         ///< Empty: "lookout-<camera name>".
   std::string username;          ///< Empty: no authentication.
   std::string password;
-  std::string topic_prefix;      ///< Empty: "lookout/<camera name>".
+  std::string topic_prefix;      ///< Empty: "lookout/<camera name>". No '+', '#', NUL or trailing '/'.
   int32_t qos = 1;               ///< QoS of result events, 0..2.
   bool retain = false;           ///< Retain result events.
-  int32_t keepalive_s = 30;      ///< MQTT keepalive in seconds.
-  int32_t reconnect_min_s = 1;   ///< First reconnect delay in seconds.
-  int32_t reconnect_max_s = 60;  ///< Cap of the doubling reconnect delay in seconds.
-  int32_t queue_limit = 1000;    ///< Events kept while the broker is down; older ones are dropped and counted.
+  int32_t keepalive_s = 30;      ///< MQTT keepalive in seconds, 5..3600.
+  int32_t reconnect_min_s = 1;   ///< First reconnect delay in seconds, >= 1.
+  int32_t reconnect_max_s = 60;  ///< Cap of the doubling reconnect delay in seconds, >= reconnect_min_s.
+  int32_t queue_limit = 1000;    ///< >= 0. Events kept while the broker is down; older ones are dropped and counted.
   DiscoveryConfig discovery;
+
+  bool operator==(const MqttConfig&) const = default;
 };
 
 /// The whole daemon configuration.
@@ -91,13 +107,17 @@ struct Config {
   OutputConfig output;
   SocketConfig socket;
   MqttConfig mqtt;
+
+  bool operator==(const Config&) const = default;
 };
 
-/// A configuration error; what() starts with the JSON pointer of the bad key.
+/// A configuration error; what() is "<pointer>: <message>", or just the
+/// message for the document itself (empty pointer).
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(const std::string& pointer, const std::string& message)
-      : std::runtime_error(pointer + ": " + message), pointer_(pointer) {}
+      : std::runtime_error(pointer.empty() ? message : pointer + ": " + message),
+        pointer_(pointer) {}
   /// JSON pointer of the offending key ("" for the document itself).
   const std::string& pointer() const { return pointer_; }
 
@@ -105,8 +125,12 @@ class ConfigError : public std::runtime_error {
   std::string pointer_;
 };
 
-/// Parses a configuration from JSON text. Relative paths are resolved against
-/// `base_dir`. Fills defaults (client_id, topic_prefix). Throws ConfigError.
+/// Parses a configuration from JSON text. Strict: unknown and duplicate keys,
+/// wrong types and out-of-range values are errors. Relative model.path,
+/// model.labels and (images/video) camera.device are resolved against
+/// `base_dir` (URLs and absolute paths are kept; empty `base_dir` resolves
+/// nothing); files are not checked for existence. Fills defaults (client_id,
+/// topic_prefix). Throws ConfigError naming the first bad key.
 Config ParseConfig(const std::string& json_text,
                    const std::filesystem::path& base_dir = {});
 
@@ -117,6 +141,14 @@ Config LoadConfigFile(const std::filesystem::path& path);
 
 /// "libcamera", "v4l2", "video", "rtsp" or "images".
 const char* SourceTypeName(SourceType type);
+
+/// Inverse of SourceTypeName; nullopt for any other name.
+std::optional<SourceType> ParseSourceType(std::string_view name);
+
+/// The effective configuration as a JSON document in the input format (so
+/// ParseConfig accepts it again): defaults and resolved paths included, the
+/// MQTT password replaced by "***" when set. For `lookoutd --check-config`.
+nlohmann::json ConfigToJson(const Config& config);
 
 }  // namespace lookout::config
 
