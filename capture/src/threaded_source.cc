@@ -1,0 +1,147 @@
+#include "threaded_source.h"
+
+#include <exception>
+#include <stdexcept>
+#include <utility>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+namespace lookout::capture::internal {
+
+ThreadedSource::~ThreadedSource() {
+  // Only reached with a live thread if a derived class forgot to Stop();
+  // joining is still better than std::terminate from ~thread.
+  if (thread_.joinable()) {
+    {
+      std::lock_guard lock(mutex_);
+      stop_requested_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.get_id() != std::this_thread::get_id()) thread_.join();
+    else thread_.detach();
+  }
+}
+
+void ThreadedSource::Start(FrameCallback on_frame, EndCallback on_end) {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!stop_requested_ && !finished_) {
+        throw std::logic_error("frame source already running: " + Describe());
+      }
+    }
+    Join();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    stop_requested_ = false;
+    finished_ = false;
+  }
+  ended_ = false;
+  next_sequence_ = 0;
+  on_frame_ = std::move(on_frame);
+  on_end_ = std::move(on_end);
+  Open();
+  thread_ = std::thread(&ThreadedSource::ThreadMain, this);
+}
+
+void ThreadedSource::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_requested_ = true;
+  }
+  wake_.notify_all();
+  if (!thread_.joinable() || thread_.get_id() == std::this_thread::get_id()) return;
+  Join();
+}
+
+void ThreadedSource::Join() {
+  thread_.join();
+  Close();
+}
+
+void ThreadedSource::ThreadMain() {
+  try {
+    Run();
+  } catch (const std::exception& e) {
+    spdlog::error("{}: capture failed: {}", Describe(), e.what());
+    End(std::string("capture failed: ") + e.what());
+  }
+  std::lock_guard lock(mutex_);
+  finished_ = true;
+}
+
+bool ThreadedSource::stopping() const {
+  std::lock_guard lock(mutex_);
+  return stop_requested_;
+}
+
+bool ThreadedSource::WaitUntil(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  return !wake_.wait_until(lock, deadline, [this] { return stop_requested_; });
+}
+
+bool ThreadedSource::WaitFor(std::chrono::steady_clock::duration duration) {
+  return WaitUntil(std::chrono::steady_clock::now() + duration);
+}
+
+void ThreadedSource::Deliver(cv::Mat image, std::string origin) {
+  if (stopping()) return;
+  auto frame = std::make_shared<Frame>();
+  frame->image = std::move(image);
+  frame->sequence = next_sequence_++;
+  frame->captured = std::chrono::steady_clock::now();
+  frame->wall_time = std::chrono::system_clock::now();
+  frame->origin = std::move(origin);
+  if (!on_frame_) return;
+  try {
+    on_frame_(std::move(frame));
+  } catch (const std::exception& e) {
+    spdlog::error("{}: frame callback threw: {}", Describe(), e.what());
+  } catch (...) {
+    spdlog::error("{}: frame callback threw a non-standard exception", Describe());
+  }
+}
+
+void ThreadedSource::End(const std::string& reason) {
+  if (ended_ || stopping()) return;
+  ended_ = true;
+  if (!on_end_) return;
+  try {
+    on_end_(reason);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: end callback threw: {}", Describe(), e.what());
+  } catch (...) {
+    spdlog::error("{}: end callback threw a non-standard exception", Describe());
+  }
+}
+
+cv::Mat ToOwnedBgr(cv::Mat image) {
+  if (image.empty() || image.depth() != CV_8U) return {};
+  cv::Mat bgr;
+  switch (image.channels()) {
+    case 1: cv::cvtColor(image, bgr, cv::COLOR_GRAY2BGR); return bgr;
+    case 4: cv::cvtColor(image, bgr, cv::COLOR_BGRA2BGR); return bgr;
+    case 3:
+      // A Mat without an allocator record (u == nullptr) wraps someone
+      // else's memory, e.g. a backend's buffer that the next read reuses.
+      return image.u != nullptr ? image : image.clone();
+    default: return {};
+  }
+}
+
+std::string RedactUrl(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const size_t host_start = scheme + 3;
+  const size_t at = url.find('@', host_start);
+  const size_t slash = url.find('/', host_start);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return url;
+  const size_t colon = url.find(':', host_start);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+}  // namespace lookout::capture::internal

@@ -1,0 +1,77 @@
+// Internal: the thread, stop signalling and callback plumbing shared by the
+// sources that run their own capture loop (images, video, v4l2, rtsp).
+#ifndef LOOKOUT_CAPTURE_SRC_THREADED_SOURCE_H_
+#define LOOKOUT_CAPTURE_SRC_THREADED_SOURCE_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "lookout/capture/frame_source.h"
+
+namespace lookout::capture::internal {
+
+class ThreadedSource : public FrameSource {
+ public:
+  /// Calls Open() on the caller's thread (its exceptions propagate), then
+  /// runs Run() on a new thread. A finished or stopped previous run is
+  /// joined and closed first; a live one makes it throw std::logic_error.
+  void Start(FrameCallback on_frame, EndCallback on_end) final;
+  void Stop() final;
+
+ protected:
+  // Derived destructors must call Stop() themselves: by the time this
+  // base destructor would, the members Run() uses are already gone.
+  ~ThreadedSource() override;
+
+  /// Opens the source for a new run; throws std::runtime_error on failure.
+  virtual void Open() = 0;
+  /// The capture loop. Returns when stopping() or after calling End().
+  virtual void Run() = 0;
+  /// Releases what Open() acquired; called on the controlling thread after
+  /// the capture thread has been joined.
+  virtual void Close() {}
+
+  /// True once Stop() was requested.
+  bool stopping() const;
+  /// Sleeps until `deadline`; false (early) when Stop() is requested.
+  bool WaitUntil(std::chrono::steady_clock::time_point deadline);
+  /// Sleeps for `duration`; false (early) when Stop() is requested.
+  bool WaitFor(std::chrono::steady_clock::duration duration);
+  /// Wraps `image` (owned, CV_8UC3) in a Frame stamped now and hands it to
+  /// the frame callback, unless stopping.
+  void Deliver(cv::Mat image, std::string origin);
+  /// Reports the end of the run to the end callback (once), unless stopping.
+  void End(const std::string& reason);
+  /// Frames delivered so far in this run.
+  uint64_t delivered() const { return next_sequence_; }
+
+ private:
+  void ThreadMain();
+  void Join();
+
+  FrameCallback on_frame_;
+  EndCallback on_end_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_requested_ = false;  // Guarded by mutex_.
+  bool finished_ = false;        // Guarded by mutex_: Run() has returned.
+  bool ended_ = false;           // Capture thread only.
+  uint64_t next_sequence_ = 0;   // Capture thread only.
+};
+
+/// Converts a decoded image to an owned 8-bit BGR Mat: grey and BGRA are
+/// converted, anything already CV_8UC3 that owns its data passes through.
+/// Returns an empty Mat for depths other than 8 bits.
+cv::Mat ToOwnedBgr(cv::Mat image);
+
+/// `url` with any password replaced by "***" (for logs and Describe()).
+std::string RedactUrl(const std::string& url);
+
+}  // namespace lookout::capture::internal
+
+#endif  // LOOKOUT_CAPTURE_SRC_THREADED_SOURCE_H_
