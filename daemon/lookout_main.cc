@@ -172,8 +172,8 @@ int main(int argc, char** argv) {
   cmd_classify->add_option("--threads", classify.threads, "Inference threads")->check(CLI::Range(1, 64));
   cmd_classify->add_flag("--json", classify.json, "One JSON line per image: {\"image\",\"top_k\":[{index,label,score}]}");
   cmd_classify->add_option("--crop", classify.crop, "Crop before resize")->check(CLI::IsMember({"none", "center"}));
-  cmd_classify->add_option("--mean", classify.mean, "Per-channel R,G,B mean (pixel units)")->expected(3)->delimiter(',');
-  cmd_classify->add_option("--std", classify.std, "Per-channel R,G,B std (pixel units)")->expected(3)->delimiter(',');
+  cmd_classify->add_option("--mean", classify.mean, "Per-channel R,G,B mean (pixel units)")->delimiter(',')->expected(3)->allow_extra_args(false);
+  cmd_classify->add_option("--std", classify.std, "Per-channel R,G,B std (pixel units)")->delimiter(',')->expected(3)->allow_extra_args(false);
   cmd_classify->add_option("images", classify.images, "Image files")->required();
 
   std::string run_model, run_input, run_output;

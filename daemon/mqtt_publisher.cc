@@ -1,0 +1,410 @@
+#include "daemon/mqtt_publisher.h"
+
+#include <mosquitto.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace lookout::daemon {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// mosquitto_loop()'s select timeout: how soon the network thread notices a
+// Stop() while nothing else wakes it.
+constexpr int kLoopTimeoutMs = 100;
+constexpr auto kOfflineAckTimeout = std::chrono::seconds(2);
+constexpr auto kDisconnectTimeout = std::chrono::seconds(1);
+constexpr char kOnline[] = "online";
+constexpr char kOffline[] = "offline";
+
+void InitLibraryOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { mosquitto_lib_init(); });
+}
+
+// Home Assistant's node_id and object_id allow [a-zA-Z0-9_-].
+std::string SanitizeId(const std::string& text) {
+  std::string id = text;
+  for (char& c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
+  }
+  return id;
+}
+
+std::string DefaultedPrefix(const config::MqttConfig& config, const DeviceInfo& device) {
+  return config.topic_prefix.empty() ? "lookout/" + device.camera : config.topic_prefix;
+}
+
+// mosquitto_strerror() for MOSQ_ERR_ERRNO says only "Unknown error"-ish text;
+// errno carries the real reason (ECONNREFUSED, EHOSTUNREACH, ...).
+std::string ErrorText(int rc) {
+  if (rc == MOSQ_ERR_ERRNO) return std::strerror(errno);
+  return mosquitto_strerror(rc);
+}
+
+}  // namespace
+
+MqttPublisher::MqttPublisher(boost::asio::io_context& /*io*/, const config::MqttConfig& config,
+                             DeviceInfo device)
+    : config_(config),
+      device_(std::move(device)),
+      result_topic_(DefaultedPrefix(config, device_) + "/result"),
+      availability_topic_(DefaultedPrefix(config, device_) + "/availability"),
+      status_topic_(config.discovery.prefix + "/status"),
+      node_id_(SanitizeId("lookout_" + device_.camera)) {
+  InitLibraryOnce();
+  const std::string client_id =
+      config_.client_id.empty() ? "lookout-" + device_.camera : config_.client_id;
+  mosq_ = mosquitto_new(client_id.c_str(), /*clean_session=*/true, this);
+  if (mosq_ == nullptr) {
+    throw std::runtime_error("mqtt: cannot create a libmosquitto client: " +
+                             std::string(std::strerror(errno)));
+  }
+  // Our own thread runs the loop while other threads publish: libmosquitto
+  // must queue their packets and wake the loop rather than write directly.
+  mosquitto_threaded_set(mosq_, true);
+  mosquitto_connect_callback_set(mosq_, &MqttPublisher::OnConnect);
+  mosquitto_disconnect_callback_set(mosq_, &MqttPublisher::OnDisconnect);
+  mosquitto_publish_callback_set(mosq_, &MqttPublisher::OnPublish);
+  mosquitto_message_callback_set(mosq_, &MqttPublisher::OnMessage);
+  mosquitto_log_callback_set(mosq_, &MqttPublisher::OnLog);
+}
+
+MqttPublisher::~MqttPublisher() {
+  Stop();
+  mosquitto_destroy(mosq_);
+}
+
+void MqttPublisher::Start() {
+  {
+    std::lock_guard lock(mutex_);
+    if (started_ || stopped_) return;
+    started_ = true;
+  }
+  int rc = mosquitto_will_set(mosq_, availability_topic_.c_str(),
+                              static_cast<int>(std::strlen(kOffline)), kOffline, 1, true);
+  if (rc != MOSQ_ERR_SUCCESS) spdlog::error("mqtt: cannot set the last will: {}", ErrorText(rc));
+  if (!config_.username.empty()) {
+    rc = mosquitto_username_pw_set(mosq_, config_.username.c_str(),
+                                   config_.password.empty() ? nullptr : config_.password.c_str());
+    if (rc != MOSQ_ERR_SUCCESS) spdlog::error("mqtt: cannot set credentials: {}", ErrorText(rc));
+  }
+  spdlog::info("mqtt: publishing to {}:{} under {}", config_.host, config_.port,
+               result_topic_.substr(0, result_topic_.size() - std::strlen("/result")));
+  thread_ = std::thread([this] { Run(); });
+}
+
+void MqttPublisher::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mutex_);
+  connected_ = false;
+  if (!queue_.empty()) {
+    spdlog::warn("mqtt: discarding {} unsent events at shutdown", queue_.size());
+    dropped_ += queue_.size();
+    queue_.clear();
+  }
+}
+
+void MqttPublisher::PublishResult(std::string payload) {
+  std::lock_guard lock(mutex_);
+  if (stopped_) {
+    ++dropped_;
+    return;
+  }
+  // Straight to libmosquitto only when nothing older is waiting, to keep order.
+  if (connected_ && !stopping_ && queue_.empty()) {
+    const int rc = mosquitto_publish(mosq_, nullptr, result_topic_.c_str(),
+                                     static_cast<int>(payload.size()), payload.data(),
+                                     config_.qos, config_.retain);
+    if (rc == MOSQ_ERR_SUCCESS) {
+      ++published_;
+      return;
+    }
+    if (rc != MOSQ_ERR_NO_CONN) {
+      ++dropped_;
+      spdlog::error("mqtt: cannot publish an event on {}: {}", result_topic_, ErrorText(rc));
+      return;
+    }
+    // The connection just went away; on_disconnect follows. Queue it.
+  }
+  const size_t limit = static_cast<size_t>(std::max(config_.queue_limit, 1));
+  while (queue_.size() >= limit) {
+    queue_.pop_front();
+    ++dropped_;
+    if (++dropped_while_down_ == 1) {
+      spdlog::warn("mqtt: broker unreachable and {} events queued; dropping the oldest", limit);
+    }
+  }
+  queue_.push_back(std::move(payload));
+}
+
+MqttPublisher::Stats MqttPublisher::stats() const {
+  std::lock_guard lock(mutex_);
+  return Stats{connected_, published_, queue_.size(), dropped_, reconnects_};
+}
+
+bool MqttPublisher::SleepUnlessStopping(int seconds) {
+  std::unique_lock lock(mutex_);
+  return !wake_.wait_for(lock, std::chrono::seconds(seconds), [this] { return stopping_; });
+}
+
+void MqttPublisher::Run() {
+  const int min_delay = std::max(config_.reconnect_min_s, 1);
+  const int max_delay = std::max(config_.reconnect_max_s, min_delay);
+  const int keepalive = std::clamp(config_.keepalive_s, 5, 65535);  // libmosquitto needs >= 5.
+  int delay = min_delay;
+  int failures = 0;  // Consecutive attempts that did not reach CONNACK.
+  while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+    }
+    // Resolves the host (blocking, on this thread) and starts a non-blocking
+    // TCP connect; the CONNECT exchange completes inside mosquitto_loop().
+    accepted_ = false;
+    refusal_.clear();
+    int rc = mosquitto_connect_async(mosq_, config_.host.c_str(), config_.port, keepalive);
+    if (rc == MOSQ_ERR_SUCCESS) {
+      rc = RunConnection();
+      if (accepted_) {
+        failures = 0;
+        delay = min_delay;
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      connected_ = false;
+      if (stopping_) break;
+    }
+    if (!accepted_) {
+      // One line per outage at warning level (error for a refusal such as bad
+      // credentials); the retries that follow only at debug level.
+      const bool refused = !refusal_.empty();
+      const auto level = failures++ > 0 ? spdlog::level::debug
+                         : refused      ? spdlog::level::err
+                                        : spdlog::level::warn;
+      spdlog::log(level, "mqtt: cannot connect to {}:{}: {} (attempt {}); retrying in {} s",
+                  config_.host, config_.port, refused ? refusal_ : ErrorText(rc), failures,
+                  delay);
+    } else {
+      spdlog::info("mqtt: reconnecting to {}:{} in {} s", config_.host, config_.port, delay);
+    }
+    if (!SleepUnlessStopping(delay)) break;
+    if (!accepted_) delay = std::min(delay * 2, max_delay);
+  }
+  std::lock_guard lock(mutex_);
+  connected_ = false;
+}
+
+int MqttPublisher::RunConnection() {
+  enum class Goodbye { kNone, kOfflineSent, kDisconnectSent };
+  Goodbye goodbye = Goodbye::kNone;
+  Clock::time_point deadline{};
+  while (true) {
+    const int rc = mosquitto_loop(mosq_, kLoopTimeoutMs, 1);
+    if (rc != MOSQ_ERR_SUCCESS) return rc;
+    std::lock_guard lock(mutex_);
+    if (!stopping_) continue;
+    if (!connected_) return MOSQ_ERR_SUCCESS;  // No session to close politely.
+    const auto now = Clock::now();
+    switch (goodbye) {
+      case Goodbye::kNone:
+        // Queued ahead of the DISCONNECT, so it is sent first even if the
+        // acknowledgement never comes.
+        offline_acked_ = false;
+        if (PublishLocked(availability_topic_, kOffline, 1, true, &offline_mid_)) {
+          goodbye = Goodbye::kOfflineSent;
+          deadline = now + kOfflineAckTimeout;
+          break;
+        }
+        [[fallthrough]];
+      case Goodbye::kOfflineSent:
+        if (goodbye == Goodbye::kNone || offline_acked_ || now >= deadline) {
+          mosquitto_disconnect(mosq_);
+          goodbye = Goodbye::kDisconnectSent;
+          deadline = now + kDisconnectTimeout;
+        }
+        break;
+      case Goodbye::kDisconnectSent:
+        if (now >= deadline) return MOSQ_ERR_SUCCESS;
+        break;
+    }
+  }
+}
+
+bool MqttPublisher::PublishLocked(const std::string& topic, const std::string& payload, int qos,
+                                  bool retain, int* mid) {
+  const int rc = mosquitto_publish(mosq_, mid, topic.c_str(), static_cast<int>(payload.size()),
+                                   payload.data(), qos, retain);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    spdlog::warn("mqtt: cannot publish on {}: {}", topic, ErrorText(rc));
+    return false;
+  }
+  return true;
+}
+
+void MqttPublisher::PublishDiscoveryLocked() {
+  const json device = {
+      {"identifiers", json::array({node_id_})},
+      {"name", "Lookout " + device_.camera},
+      {"manufacturer", "Lookout"},
+      {"model", device_.model},
+      {"sw_version", device_.version},
+  };
+  auto sensor = [&](const std::string& object_id, const std::string& name) {
+    return json{
+        {"name", name},
+        {"unique_id", node_id_ + "_" + object_id},
+        {"state_topic", result_topic_},
+        {"qos", config_.qos},
+        {"availability_topic", availability_topic_},
+        {"payload_available", kOnline},
+        {"payload_not_available", kOffline},
+        {"device", device},
+    };
+  };
+
+  json top_label = sensor("top_label", "Top label");
+  top_label["value_template"] = "{{ value_json.top_k[0].label if value_json.top_k else 'none' }}";
+  top_label["json_attributes_topic"] = result_topic_;
+  top_label["json_attributes_template"] =
+      "{{ {'top_k': value_json.top_k, 'seq': value_json.seq, 'ts': value_json.ts} | tojson }}";
+  top_label["icon"] = "mdi:eye";
+
+  json top_score = sensor("top_score", "Top score");
+  top_score["value_template"] = "{{ value_json.top_k[0].score if value_json.top_k else 0 }}";
+  top_score["state_class"] = "measurement";
+  top_score["suggested_display_precision"] = 3;
+  top_score["icon"] = "mdi:gauge";
+
+  json latency = sensor("inference_latency", "Inference latency");
+  latency["value_template"] = "{{ value_json.latency_ms.inference }}";
+  latency["unit_of_measurement"] = "ms";
+  latency["device_class"] = "duration";
+  latency["state_class"] = "measurement";
+  latency["entity_category"] = "diagnostic";
+
+  const std::pair<const char*, const json*> configs[] = {
+      {"top_label", &top_label}, {"top_score", &top_score}, {"inference_latency", &latency}};
+  for (const auto& [object_id, payload] : configs) {
+    const std::string topic =
+        config_.discovery.prefix + "/sensor/" + node_id_ + "/" + object_id + "/config";
+    PublishLocked(topic, payload->dump(), 1, true);
+  }
+  spdlog::debug("mqtt: published Home Assistant discovery under {}/sensor/{}",
+                config_.discovery.prefix, node_id_);
+}
+
+void MqttPublisher::FlushQueueLocked() {
+  if (queue_.empty()) return;
+  spdlog::info("mqtt: sending {} queued events ({} dropped while disconnected)", queue_.size(),
+               dropped_while_down_);
+  while (!queue_.empty()) {
+    const std::string& payload = queue_.front();
+    const int rc = mosquitto_publish(mosq_, nullptr, result_topic_.c_str(),
+                                     static_cast<int>(payload.size()), payload.data(),
+                                     config_.qos, config_.retain);
+    if (rc == MOSQ_ERR_NO_CONN) return;  // Lost again; keep the rest for next time.
+    if (rc == MOSQ_ERR_SUCCESS) {
+      ++published_;
+    } else {
+      ++dropped_;
+      spdlog::error("mqtt: cannot publish an event on {}: {}", result_topic_, ErrorText(rc));
+    }
+    queue_.pop_front();
+  }
+  dropped_while_down_ = 0;
+}
+
+void MqttPublisher::HandleConnect(int rc) {
+  if (rc != 0) {
+    // The broker closes the connection next; Run() logs, backs off, retries.
+    refusal_ = mosquitto_connack_string(rc);
+    return;
+  }
+  accepted_ = true;
+  std::lock_guard lock(mutex_);
+  if (ever_connected_) ++reconnects_;
+  ever_connected_ = true;
+  connected_ = true;
+  spdlog::info("mqtt: connected to {}:{}", config_.host, config_.port);
+  if (stopping_) return;  // RunConnection() says "offline" and disconnects.
+  PublishLocked(availability_topic_, kOnline, 1, true);
+  if (config_.discovery.enabled) {
+    const int sub_rc = mosquitto_subscribe(mosq_, nullptr, status_topic_.c_str(), 1);
+    if (sub_rc != MOSQ_ERR_SUCCESS) {
+      spdlog::warn("mqtt: cannot subscribe to {}: {}", status_topic_, ErrorText(sub_rc));
+    }
+    PublishDiscoveryLocked();
+  }
+  FlushQueueLocked();
+}
+
+void MqttPublisher::HandleDisconnect(int rc) {
+  std::lock_guard lock(mutex_);
+  const bool was_connected = connected_;
+  connected_ = false;
+  if (!was_connected) return;
+  if (rc == 0) {
+    spdlog::info("mqtt: disconnected from {}:{}", config_.host, config_.port);
+  } else {
+    spdlog::warn("mqtt: lost the connection to {}:{}: {}", config_.host, config_.port,
+                 ErrorText(rc));
+  }
+}
+
+void MqttPublisher::OnConnect(mosquitto*, void* self, int rc) {
+  static_cast<MqttPublisher*>(self)->HandleConnect(rc);
+}
+
+void MqttPublisher::OnDisconnect(mosquitto*, void* self, int rc) {
+  static_cast<MqttPublisher*>(self)->HandleDisconnect(rc);
+}
+
+void MqttPublisher::OnPublish(mosquitto*, void* self, int mid) {
+  // Network thread, like RunConnection(), which reads offline_mid_/_acked_.
+  auto* publisher = static_cast<MqttPublisher*>(self);
+  if (mid == publisher->offline_mid_) publisher->offline_acked_ = true;
+}
+
+void MqttPublisher::OnMessage(mosquitto*, void* self, const mosquitto_message* message) {
+  auto* publisher = static_cast<MqttPublisher*>(self);
+  if (message->topic == nullptr || publisher->status_topic_ != message->topic) return;
+  const std::string payload(static_cast<const char*>(message->payload),
+                            static_cast<size_t>(std::max(message->payloadlen, 0)));
+  // A retained "online" arrives with every subscribe, right after the
+  // configs were published anyway; only a live birth message means Home
+  // Assistant restarted and forgot them.
+  if (payload != kOnline || message->retain) return;
+  std::lock_guard lock(publisher->mutex_);
+  if (!publisher->connected_ || publisher->stopping_) return;
+  spdlog::info("mqtt: Home Assistant is online; republishing discovery");
+  publisher->PublishDiscoveryLocked();
+}
+
+void MqttPublisher::OnLog(mosquitto*, void*, int level, const char* text) {
+  if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
+    spdlog::debug("libmosquitto: {}", text);
+  } else {
+    spdlog::trace("libmosquitto: {}", text);
+  }
+}
+
+}  // namespace lookout::daemon

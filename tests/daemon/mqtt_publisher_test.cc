@@ -1,0 +1,346 @@
+#include "daemon/mqtt_publisher.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/daemon/mosquitto_broker.h"
+#include "tests/daemon/test_util.h"
+
+namespace lookout::daemon {
+namespace {
+
+using lookout::testing::BrokerOptions;
+using lookout::testing::FreeTcpPort;
+using lookout::testing::MosquittoBroker;
+using lookout::testing::MqttTestClient;
+using lookout::testing::WaitUntil;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr char kResult[] = "lookout/front/result";
+constexpr char kAvailability[] = "lookout/front/availability";
+
+config::MqttConfig TestConfig(int port) {
+  config::MqttConfig config;
+  config.enabled = true;
+  config.host = "127.0.0.1";
+  config.port = port;
+  config.client_id = "lookout-front";
+  config.topic_prefix = "lookout/front";  // What config parsing fills in.
+  config.qos = 1;
+  config.reconnect_min_s = 1;
+  config.reconnect_max_s = 2;
+  return config;
+}
+
+DeviceInfo TestDevice() { return {"front", "mobilenet_v2_1.0_224_quant", "0.1.0"}; }
+
+std::string Event(int seq) { return json({{"v", 1}, {"camera", "front"}, {"seq", seq}}).dump(); }
+
+std::vector<std::string> Payloads(const std::vector<testing::ReceivedMessage>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.payload);
+  return out;
+}
+
+bool WaitConnected(const MqttPublisher& publisher, bool connected = true) {
+  return WaitUntil([&] { return publisher.stats().connected == connected; });
+}
+
+TEST_CASE("mqtt: online, discovery and results reach a subscriber; offline after Stop",
+          "[mqtt]") {
+  MosquittoBroker broker;
+  boost::asio::io_context io;
+  MqttTestClient live(broker.port());
+  live.Subscribe("lookout/front/#");
+  live.Subscribe("homeassistant/#");
+
+  MqttPublisher publisher(io, TestConfig(broker.port()), TestDevice());
+  CHECK(publisher.result_topic() == kResult);
+  CHECK(publisher.availability_topic() == kAvailability);
+  publisher.Start();
+  REQUIRE(WaitConnected(publisher));
+  REQUIRE(live.WaitForCount(kAvailability, 1));
+  CHECK(live.Messages(kAvailability)[0].payload == "online");
+
+  // A client arriving later gets the retained state: "online" and the configs.
+  const std::vector<std::string> objects = {"top_label", "top_score", "inference_latency"};
+  MqttTestClient late(broker.port());
+  late.Subscribe(kAvailability);
+  late.Subscribe("homeassistant/sensor/+/+/config");
+  REQUIRE(late.WaitForCount(kAvailability, 1));
+  CHECK(late.Messages(kAvailability)[0].payload == "online");
+  CHECK(late.Messages(kAvailability)[0].retain);
+  REQUIRE(late.WaitForCount("", 4));
+  for (const std::string& object : objects) {
+    const std::string topic = "homeassistant/sensor/lookout_front/" + object + "/config";
+    const auto configs = late.Messages(topic);
+    REQUIRE(configs.size() == 1);
+    CHECK(configs[0].retain);
+    const json config = json::parse(configs[0].payload);
+    CHECK(config["unique_id"] == "lookout_front_" + object);
+    CHECK(config["state_topic"] == kResult);
+    CHECK(config["availability_topic"] == kAvailability);
+    CHECK(config["payload_available"] == "online");
+    CHECK(config["payload_not_available"] == "offline");
+    CHECK(config["device"]["identifiers"] == json::array({"lookout_front"}));
+    CHECK(config["device"]["name"] == "Lookout front");
+    CHECK(config["device"]["manufacturer"] == "Lookout");
+    CHECK(config["device"]["model"] == "mobilenet_v2_1.0_224_quant");
+    CHECK(config["device"]["sw_version"] == "0.1.0");
+    CHECK(config["value_template"].is_string());
+  }
+  const json label = json::parse(
+      late.Messages("homeassistant/sensor/lookout_front/top_label/config")[0].payload);
+  CHECK(label["value_template"] ==
+        "{{ value_json.top_k[0].label if value_json.top_k else 'none' }}");
+  CHECK(label["json_attributes_topic"] == kResult);
+  CHECK_THAT(label["json_attributes_template"].get<std::string>(), Catch::Contains("top_k"));
+  const json latency = json::parse(
+      late.Messages("homeassistant/sensor/lookout_front/inference_latency/config")[0].payload);
+  CHECK(latency["unit_of_measurement"] == "ms");
+  CHECK(latency["entity_category"] == "diagnostic");
+
+  // Results arrive in order.
+  std::vector<std::string> sent;
+  for (int i = 0; i < 20; ++i) {
+    sent.push_back(Event(i));
+    publisher.PublishResult(sent.back());
+  }
+  REQUIRE(live.WaitForCount(kResult, sent.size()));
+  CHECK(Payloads(live.Messages(kResult)) == sent);
+  CHECK(publisher.stats().published == sent.size());
+  CHECK(publisher.stats().dropped == 0);
+
+  // Home Assistant's birth message makes the publisher send the configs again.
+  const size_t configs_before = live.Messages().size();
+  live.Publish("homeassistant/status", "online");
+  CHECK(WaitUntil([&] {
+    size_t configs = 0;
+    for (const auto& m : live.Messages()) configs += m.topic.ends_with("/config");
+    return configs >= 6;
+  }));
+  CHECK(live.Messages().size() > configs_before);
+
+  const auto stop_started = std::chrono::steady_clock::now();
+  publisher.Stop();
+  CHECK(std::chrono::steady_clock::now() - stop_started < 3s);
+  CHECK_FALSE(publisher.stats().connected);
+  publisher.Stop();  // Idempotent.
+
+  MqttTestClient after(broker.port());
+  after.Subscribe(kAvailability);
+  REQUIRE(after.WaitForCount(kAvailability, 1));
+  CHECK(after.Messages(kAvailability)[0].payload == "offline");
+  CHECK(after.Messages(kAvailability)[0].retain);
+}
+
+TEST_CASE("mqtt: the last will says offline when the publisher dies", "[mqtt]") {
+  MosquittoBroker broker;
+  int go[2];
+  REQUIRE(::pipe(go) == 0);
+  // The publisher runs in a child process that exits without Stop(), as a
+  // crashed daemon would; fork() before any thread exists in this process.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(go[1]);
+    int code = 1;
+    try {
+      boost::asio::io_context io;
+      auto* publisher = new MqttPublisher(io, TestConfig(broker.port()), TestDevice());
+      publisher->Start();
+      if (WaitConnected(*publisher)) {
+        char byte;
+        code = ::read(go[0], &byte, 1) == 1 ? 0 : 2;
+      }
+    } catch (...) {
+      code = 3;
+    }
+    ::_exit(code);  // No destructors: the TCP connection just drops.
+  }
+  ::close(go[0]);
+
+  MqttTestClient watcher(broker.port());
+  watcher.Subscribe(kAvailability);
+  REQUIRE(watcher.WaitForCount(kAvailability, 1));
+  CHECK(watcher.Messages(kAvailability)[0].payload == "online");
+
+  REQUIRE(::write(go[1], "x", 1) == 1);
+  ::close(go[1]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+
+  REQUIRE(watcher.WaitForCount(kAvailability, 2));
+  CHECK(watcher.Messages(kAvailability)[1].payload == "offline");
+}
+
+TEST_CASE("mqtt: events published during a broker outage arrive in order afterwards",
+          "[mqtt]") {
+  BrokerOptions options;
+  options.persistence = true;  // The subscriber's session survives the restart.
+  MosquittoBroker broker(options);
+  testing::MqttTestClientOptions sub_options;
+  sub_options.client_id = "outage-subscriber";
+  sub_options.clean_session = false;
+  MqttTestClient subscriber(broker.port(), sub_options);
+  subscriber.Subscribe(kResult, 1);
+
+  boost::asio::io_context io;
+  MqttPublisher publisher(io, TestConfig(broker.port()), TestDevice());
+  publisher.Start();
+  REQUIRE(WaitConnected(publisher));
+  std::vector<std::string> sent = {Event(0)};
+  publisher.PublishResult(sent[0]);
+  REQUIRE(subscriber.WaitForCount(kResult, 1));
+
+  broker.Stop();
+  REQUIRE(WaitConnected(publisher, false));
+  for (int i = 1; i <= 5; ++i) {
+    sent.push_back(Event(i));
+    publisher.PublishResult(sent.back());
+  }
+  CHECK(publisher.stats().queued == 5);
+  CHECK(publisher.stats().dropped == 0);
+
+  broker.Start();
+  REQUIRE(WaitConnected(publisher));
+  REQUIRE(subscriber.WaitForCount(kResult, sent.size()));
+  CHECK(Payloads(subscriber.Messages(kResult)) == sent);
+  const MqttPublisher::Stats stats = publisher.stats();
+  CHECK(stats.queued == 0);
+  CHECK(stats.published == sent.size());
+  CHECK(stats.reconnects == 1);
+  CHECK(stats.dropped == 0);
+}
+
+TEST_CASE("mqtt: a full queue drops the oldest events and counts them", "[mqtt]") {
+  MosquittoBroker broker;
+  MqttTestClient subscriber(broker.port());
+  subscriber.Subscribe(kResult);
+
+  boost::asio::io_context io;
+  config::MqttConfig config = TestConfig(broker.port());
+  config.queue_limit = 3;
+  MqttPublisher publisher(io, config, TestDevice());
+  // Not connected yet: events wait in the queue.
+  for (int i = 1; i <= 5; ++i) publisher.PublishResult(Event(i));
+  MqttPublisher::Stats stats = publisher.stats();
+  CHECK(stats.queued == 3);
+  CHECK(stats.dropped == 2);
+  CHECK_FALSE(stats.connected);
+
+  publisher.Start();
+  REQUIRE(subscriber.WaitForCount(kResult, 3));
+  CHECK(Payloads(subscriber.Messages(kResult)) ==
+        std::vector<std::string>{Event(3), Event(4), Event(5)});
+  stats = publisher.stats();
+  CHECK(stats.queued == 0);
+  CHECK(stats.published == 3);
+  CHECK(stats.dropped == 2);
+}
+
+TEST_CASE("mqtt: the broker may come up after the publisher", "[mqtt]") {
+  BrokerOptions options;
+  options.port = FreeTcpPort();
+  boost::asio::io_context io;
+  MqttPublisher publisher(io, TestConfig(options.port), TestDevice());
+  publisher.Start();
+  publisher.PublishResult(Event(1));
+  std::this_thread::sleep_for(200ms);  // Let the first attempt fail.
+  CHECK_FALSE(publisher.stats().connected);
+  CHECK(publisher.stats().queued == 1);
+
+  MosquittoBroker broker(options);
+  REQUIRE(WaitConnected(publisher));
+  MqttPublisher::Stats stats = publisher.stats();
+  CHECK(stats.published == 1);
+  CHECK(stats.queued == 0);
+  CHECK(stats.reconnects == 0);
+
+  MqttTestClient watcher(broker.port());
+  watcher.Subscribe(kAvailability);
+  REQUIRE(watcher.WaitForCount(kAvailability, 1));
+  CHECK(watcher.Messages(kAvailability)[0].payload == "online");
+}
+
+TEST_CASE("mqtt: Stop() without a broker returns promptly and counts unsent events",
+          "[mqtt]") {
+  boost::asio::io_context io;
+  MqttPublisher publisher(io, TestConfig(FreeTcpPort()), TestDevice());
+  publisher.Start();
+  publisher.PublishResult(Event(1));
+  publisher.PublishResult(Event(2));
+  const auto started = std::chrono::steady_clock::now();
+  publisher.Stop();
+  CHECK(std::chrono::steady_clock::now() - started < 1s);
+  const MqttPublisher::Stats stats = publisher.stats();
+  CHECK_FALSE(stats.connected);
+  CHECK(stats.queued == 0);
+  CHECK(stats.dropped == 2);
+  publisher.PublishResult(Event(3));  // After Stop(): counted, not sent.
+  CHECK(publisher.stats().dropped == 3);
+}
+
+TEST_CASE("mqtt: username and password", "[mqtt]") {
+  BrokerOptions options;
+  options.username = "camera";
+  options.password = "s3cret";
+  MosquittoBroker broker(options);
+  boost::asio::io_context io;
+
+  SECTION("correct credentials connect") {
+    config::MqttConfig config = TestConfig(broker.port());
+    config.username = "camera";
+    config.password = "s3cret";
+    MqttPublisher publisher(io, config, TestDevice());
+    publisher.Start();
+    CHECK(WaitConnected(publisher));
+
+    testing::MqttTestClientOptions client_options;
+    client_options.username = "camera";
+    client_options.password = "s3cret";
+    MqttTestClient watcher(broker.port(), client_options);
+    watcher.Subscribe(kAvailability);
+    REQUIRE(watcher.WaitForCount(kAvailability, 1));
+    CHECK(watcher.Messages(kAvailability)[0].payload == "online");
+  }
+
+  SECTION("wrong credentials and no credentials do not") {
+    auto refusals = [&] {
+      size_t count = 0;
+      const std::string log = broker.Log();
+      for (size_t at = 0; (at = log.find("not authorised", at)) != std::string::npos; ++at) {
+        ++count;
+      }
+      return count;
+    };
+    for (const std::string& password : {std::string("wrong"), std::string()}) {
+      config::MqttConfig config = TestConfig(broker.port());
+      config.username = password.empty() ? "" : "camera";
+      config.password = password;
+      const size_t before = refusals();
+      MqttPublisher publisher(io, config, TestDevice());
+      publisher.Start();
+      // The broker has refused this client, and it did not count as connected.
+      CHECK(WaitUntil([&] { return refusals() > before; }));
+      CHECK_FALSE(publisher.stats().connected);
+      publisher.Stop();
+      CHECK_FALSE(publisher.stats().connected);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lookout::daemon
