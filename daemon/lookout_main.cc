@@ -1,12 +1,17 @@
 // lookout: command-line tools around the Lookout interpreter and daemon.
 //   classify  classify image files with a model (top-k, text or JSON lines)
 //   run       raw input tensor bytes in, raw output tensor bytes out
+//   bench     time Invoke() of a model
 //   query     send one command to a running lookoutd over its Unix socket
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -102,6 +107,64 @@ int RunRaw(const std::string& model_path, const std::string& input_path, const s
   return 0;
 }
 
+struct BenchArgs {
+  std::string model;
+  std::string input;
+  int threads = 1;
+  int runs = 20;
+  int warmup = 2;
+  bool json = false;
+};
+
+// Times Invoke() alone (no load, no preprocessing), `runs` times after
+// `warmup` untimed calls, on IN.raw or on a fixed pseudo-random input.
+int RunBench(const BenchArgs& args) {
+  const auto load_start = std::chrono::steady_clock::now();
+  auto interpreter = LoadInterpreter(args.model, args.threads);
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
+  auto input = interpreter->input_data(0);
+  if (!args.input.empty()) {
+    std::ifstream in(args.input, std::ios::binary);
+    const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.size() != input.size()) {
+      throw std::runtime_error(args.input + " has " + std::to_string(bytes.size()) +
+                               " bytes; input tensor 0 needs exactly " + std::to_string(input.size()));
+    }
+    std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(input.data()));
+  } else {
+    std::minstd_rand rng(1);
+    for (auto& b : input) b = static_cast<uint8_t>(rng() >> 8);
+  }
+  std::vector<double> ms;
+  for (int i = 0; i < args.warmup + args.runs; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto status = interpreter->Invoke();
+    const auto end = std::chrono::steady_clock::now();
+    if (!status.ok()) throw std::runtime_error(status.message());
+    if (i >= args.warmup) ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const auto at = [&](double q) { return ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)]; };
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  const nlohmann::json report = {
+      {"model", args.model},     {"threads", args.threads},        {"runs", args.runs},
+      {"load_ms", load_ms},      {"median_ms", at(0.5)},           {"p10_ms", at(0.1)},
+      {"p90_ms", at(0.9)},       {"min_ms", ms.front()},           {"max_ms", ms.back()},
+      {"arena_bytes", interpreter->arena_bytes()},
+      {"peak_rss_bytes", static_cast<int64_t>(usage.ru_maxrss) * 1024}};
+  if (args.json) {
+    std::cout << report.dump() << std::endl;
+  } else {
+    std::printf("%s: %d runs, %d thread(s): median %.2f ms (p10 %.2f, p90 %.2f, min %.2f, max %.2f); "
+                "load %.1f ms; arena %zu bytes; peak RSS %.1f MiB\n",
+                args.model.c_str(), args.runs, args.threads, at(0.5), at(0.1), at(0.9), ms.front(), ms.back(),
+                load_ms, interpreter->arena_bytes(), static_cast<double>(usage.ru_maxrss) / 1024.0);
+  }
+  return 0;
+}
+
 int RunQuery(const std::string& socket_path, const std::string& command, int count, double timeout_s) {
   namespace asio = boost::asio;
   asio::io_context io;
@@ -185,6 +248,18 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--output", run_output, "Where to write the raw output tensor bytes")->required();
   cmd_run->add_option("--threads", run_threads, "Inference threads")->check(CLI::Range(1, 64));
 
+  BenchArgs bench;
+  auto* cmd_bench = app.add_subcommand(
+      "bench", "Time Invoke() of a model (no loading or preprocessing in the timing): median, p10, p90, min,\n"
+               "max in ms over --runs calls after --warmup untimed ones; also load time, arena bytes, peak RSS");
+  cmd_bench->add_option("--model", bench.model, "Model (.tflite)")->required()->check(CLI::ExistingFile);
+  cmd_bench->add_option("--input", bench.input, "Raw input tensor bytes (default: fixed pseudo-random bytes)")
+      ->check(CLI::ExistingFile);
+  cmd_bench->add_option("--threads", bench.threads, "Inference threads")->check(CLI::Range(1, 64));
+  cmd_bench->add_option("--runs", bench.runs, "Timed Invoke() calls")->check(CLI::Range(1, 100000));
+  cmd_bench->add_option("--warmup", bench.warmup, "Untimed Invoke() calls first")->check(CLI::Range(0, 1000));
+  cmd_bench->add_flag("--json", bench.json, "One JSON object instead of text");
+
   std::string socket_path = "/run/lookout/lookoutd.sock";
   std::string command;
   int count = 0;
@@ -201,6 +276,7 @@ int main(int argc, char** argv) {
   try {
     if (*cmd_classify) return RunClassify(classify);
     if (*cmd_run) return RunRaw(run_model, run_input, run_output, run_threads);
+    if (*cmd_bench) return RunBench(bench);
     if (*cmd_query) return RunQuery(socket_path, command, count, timeout_s);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lookout: %s\n", e.what());
