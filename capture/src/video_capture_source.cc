@@ -124,7 +124,11 @@ class VideoCaptureSource final : public ThreadedSource {
     try {
       switch (options_.type) {
         case SourceType::kVideo:
-          capture_.open(options_.device, cv::CAP_ANY);
+          // Named backends only: CAP_ANY also probes gphoto2 (a USB scan that
+          // leaks) and the image-sequence reader.
+          if (!capture_.open(options_.device, cv::CAP_FFMPEG)) {
+            capture_.open(options_.device, cv::CAP_GSTREAMER);
+          }
           break;
         case SourceType::kV4l2:
           if (IsIndex(options_.device)) {
