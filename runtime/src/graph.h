@@ -3,6 +3,8 @@
 #define LOOKOUT_RUNTIME_SRC_GRAPH_H_
 
 #include <cstdint>
+#include <pthreadpool.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,7 +47,11 @@ class OpKernel {
  public:
   virtual ~OpKernel() = default;
   virtual Status Prepare(KernelContext& context) = 0;
+  /// Called once the arena is placed (tensor data pointers are final).
+  virtual Status Setup() { return {}; }
   virtual void Eval() = 0;
+  /// Which implementation runs the node: "reference", "xnnpack" or "lut".
+  virtual const char* backend() const { return "reference"; }
 };
 
 /// A node of the graph: one operator of subgraph 0, in execution order.
@@ -109,6 +115,16 @@ class KernelContext {
 /// Creates the kernel for `op_code` at `version`, or returns an error naming
 /// the op and version when Lookout does not implement it.
 Result<std::unique_ptr<OpKernel>> CreateKernel(int32_t op_code, int32_t version);
+
+/// An XNNPACK operator for the node `ctx` describes (already validated by its
+/// reference kernel's Prepare), or nullptr when XNNPACK cannot run it
+/// exactly as the graph asks; `pool` may be null (single thread).
+std::unique_ptr<OpKernel> MakeXnnpackKernel(KernelContext& ctx, pthreadpool_t pool);
+
+/// A 256-entry lookup-table kernel for an 8-bit per-tensor element-wise node
+/// (HARD_SWISH, QUANTIZE), its table computed by the node's own reference
+/// kernel, so it is exact; nullptr for any other node.
+std::unique_ptr<OpKernel> MakeLutKernel(KernelContext& ctx);
 
 /// Range of a quantized 8-bit type.
 inline int32_t QMin(DataType t) { return t == DataType::kInt8 ? -128 : 0; }

@@ -1,6 +1,9 @@
 #include "lookout/runtime/interpreter.h"
 
+#include <xnnpack.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -9,6 +12,9 @@
 #include "tflite_schema_generated.h"
 
 namespace lookout::runtime {
+namespace {
+constexpr size_t kXnnExtraBytes = XNN_EXTRA_BYTES;
+}  // namespace
 
 using internal::KernelContext;
 using internal::Node;
@@ -82,19 +88,42 @@ Status KernelContext::CheckShape(const Tensor& t, const char* what,
 
 }  // namespace internal
 
+const char* BackendName(Backend backend) {
+  return backend == Backend::kReference ? "reference" : "xnnpack";
+}
+
+bool ParseBackend(const std::string& name, Backend* backend) {
+  if (name == "reference") {
+    *backend = Backend::kReference;
+    return true;
+  }
+  if (name == "xnnpack") {
+    *backend = Backend::kXnnpack;
+    return true;
+  }
+  return false;
+}
+
 class Interpreter::Impl {
  public:
   std::shared_ptr<const Model> model;
   InterpreterOptions options;
   std::vector<Tensor> tensors;
   std::vector<Node> nodes;
+  std::vector<NodeDetails> node_details;
   std::vector<int32_t> inputs, outputs;
   std::vector<TensorDetails> input_details, output_details;
   uint8_t* arena = nullptr;
   size_t arena_bytes = 0;
+  size_t activation_bytes = 0;
+  pthreadpool_t pool = nullptr;
   bool allocated = false;
 
-  ~Impl() { std::free(arena); }
+  ~Impl() {
+    nodes.clear();  // kernels may hold XNNPACK operators that use the pool.
+    if (pool != nullptr) pthreadpool_destroy(pool);
+    std::free(arena);
+  }
 
   Status Build();
   Status Allocate();
@@ -187,6 +216,12 @@ Status Interpreter::Impl::Build() {
       }
       produced[static_cast<size_t>(o)] = true;
     }
+    NodeDetails& d = node_details.emplace_back();
+    d.index = node.index;
+    d.op_name = node.op_name;
+    d.version = node.version;
+    d.inputs = node.inputs;
+    d.outputs = node.outputs;
     auto kernel = internal::CreateKernel(node.op_code, node.version);
     if (!kernel.ok()) return Status::Error(label + ": " + kernel.status().message());
     node.kernel = std::move(kernel).value();
@@ -202,10 +237,44 @@ Status Interpreter::Impl::Build() {
   return {};
 }
 
+namespace {
+
+uint64_t CountMacs(const Node& node, const std::vector<Tensor>& tensors) {
+  if (node.inputs.size() < 2 || node.outputs.empty() || node.inputs[1] < 0) return 0;
+  const Tensor& filter = tensors[static_cast<size_t>(node.inputs[1])];
+  const uint64_t out = tensors[static_cast<size_t>(node.outputs[0])].elements;
+  switch (node.op_code) {
+    case 3:  // CONV_2D: [OC, KH, KW, IC]
+      return filter.rank() == 4 ? out * static_cast<uint64_t>(filter.dim(1)) * filter.dim(2) * filter.dim(3) : 0;
+    case 4:  // DEPTHWISE_CONV_2D: [1, KH, KW, OC]
+      return filter.rank() == 4 ? out * static_cast<uint64_t>(filter.dim(1)) * filter.dim(2) : 0;
+    case 9:  // FULLY_CONNECTED: [units, depth]
+      return filter.rank() == 2 ? out * static_cast<uint64_t>(filter.dim(1)) : 0;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
 Status Interpreter::Impl::Allocate() {
+  if (options.num_threads > 1) {
+    pool = pthreadpool_create(static_cast<size_t>(options.num_threads));
+    if (pool == nullptr) return Status::Error("cannot create a pool of " + std::to_string(options.num_threads) + " threads");
+  }
   for (Node& node : nodes) {
     KernelContext ctx(node, tensors);
+    // The reference Prepare validates the node whatever runs it, so a bad
+    // model is refused with the same message on every backend.
     LOOKOUT_RETURN_IF_ERROR(node.kernel->Prepare(ctx));
+    if (options.backend == Backend::kXnnpack) {
+      std::unique_ptr<internal::OpKernel> fast = internal::MakeLutKernel(ctx);
+      if (fast == nullptr) fast = internal::MakeXnnpackKernel(ctx, pool);
+      if (fast != nullptr) node.kernel = std::move(fast);
+    }
+    NodeDetails& d = node_details[static_cast<size_t>(node.index)];
+    d.backend = node.kernel->backend();
+    d.macs = CountMacs(node, tensors);
   }
   // Lifetime of each activation in node indices: from its producer (graph
   // inputs: before node 0) to its last reader (graph outputs: the end).
@@ -226,7 +295,9 @@ Status Interpreter::Impl::Allocate() {
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (first[i] == -2 || tensors[i].is_constant) continue;
     planned.push_back(static_cast<int32_t>(i));
-    planner.AddBuffer(tensors[i].bytes, first[i], last[i]);
+    // XNNPACK's kernels may read up to XNN_EXTRA_BYTES past a tensor's end.
+    planner.AddBuffer(tensors[i].bytes + kXnnExtraBytes, first[i], last[i]);
+    activation_bytes += tensors[i].bytes;
   }
   arena_bytes = planner.GetMaximumMemorySize();
   const size_t alloc = std::max<size_t>(64, (arena_bytes + 63) / 64 * 64);
@@ -235,6 +306,11 @@ Status Interpreter::Impl::Allocate() {
   std::memset(arena, 0, alloc);
   for (size_t k = 0; k < planned.size(); ++k) {
     tensors[static_cast<size_t>(planned[k])].data = arena + planner.GetOffsetForBuffer(k);
+  }
+  for (Node& node : nodes) {
+    if (Status st = node.kernel->Setup(); !st.ok()) {
+      return Status::Error("node " + std::to_string(node.index) + " (" + node.op_name + "): " + st.message());
+    }
   }
   allocated = true;
   return {};
@@ -265,6 +341,18 @@ Status Interpreter::Invoke() {
   return {};
 }
 
+Status Interpreter::InvokeProfiled(std::span<int64_t> node_ns) {
+  if (!impl_->allocated) return Status::Error("Invoke() called before AllocateTensors()");
+  if (node_ns.size() != impl_->nodes.size()) return Status::Error("node_ns must have node_count() entries");
+  for (Node& node : impl_->nodes) {
+    const auto start = std::chrono::steady_clock::now();
+    node.kernel->Eval();
+    node_ns[static_cast<size_t>(node.index)] =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+  }
+  return {};
+}
+
 size_t Interpreter::input_count() const { return impl_->inputs.size(); }
 size_t Interpreter::output_count() const { return impl_->outputs.size(); }
 const TensorDetails& Interpreter::input_details(size_t i) const { return impl_->input_details.at(i); }
@@ -283,6 +371,21 @@ std::span<const uint8_t> Interpreter::output_data(size_t i) const {
 }
 
 size_t Interpreter::arena_bytes() const { return impl_->arena_bytes; }
+size_t Interpreter::activation_bytes() const { return impl_->activation_bytes; }
 size_t Interpreter::node_count() const { return impl_->nodes.size(); }
+const NodeDetails& Interpreter::node_details(size_t i) const { return impl_->node_details.at(i); }
+size_t Interpreter::tensor_count() const { return impl_->tensors.size(); }
+TensorDetails Interpreter::tensor_details(int32_t index) const {
+  if (index < 0 || static_cast<size_t>(index) >= impl_->tensors.size()) return {};
+  return impl_->Details(index);
+}
+uint64_t Interpreter::parameter_count() const {
+  uint64_t n = 0;
+  for (const Tensor& t : impl_->tensors) {
+    if (t.is_constant) n += t.elements;
+  }
+  return n;
+}
+const InterpreterOptions& Interpreter::options() const { return impl_->options; }
 
 }  // namespace lookout::runtime

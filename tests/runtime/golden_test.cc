@@ -1,9 +1,16 @@
 // Every golden case in ../shared/golden: our reference kernels must reproduce
-// TensorFlow Lite 2.21's reference-kernel output byte for byte.
+// TensorFlow Lite 2.21's reference-kernel output byte for byte, and our
+// XNNPACK backend must be no further from that reference than TensorFlow
+// Lite's own XNNPACK delegate (*.xnnpack.out): as many top-1 agreements or
+// more, and a max |difference| no larger, per model.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <algorithm>
+#include <cstdlib>
 #include <map>
+#include <memory>
+#include <span>
 #include <string>
 
 #include "lookout/runtime/interpreter.h"
@@ -14,34 +21,80 @@ namespace fs = std::filesystem;
 using lookout::testing::ReadFileBytes;
 using lookout::testing::SharedDir;
 
-TEST_CASE("reference kernels reproduce TFLite's reference outputs byte for byte", "[golden]") {
-  const fs::path golden = SharedDir() / "golden";
-  REQUIRE(fs::is_directory(golden));
-  std::map<std::string, std::vector<std::string>> cases;  // model -> images
+namespace {
+
+// model -> image names, from the *.in.raw files.
+std::map<std::string, std::vector<std::string>> GoldenCases(const fs::path& golden) {
+  std::map<std::string, std::vector<std::string>> cases;
   for (const auto& entry : fs::directory_iterator(golden)) {
     const std::string name = entry.path().filename().string();
     const std::string suffix = ".in.raw";
     if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
     const std::string stem = name.substr(0, name.size() - suffix.size());
     const size_t sep = stem.find("__");
-    REQUIRE(sep != std::string::npos);
+    if (sep == std::string::npos) continue;
     cases[stem.substr(0, sep)].push_back(stem.substr(sep + 2));
   }
+  return cases;
+}
+
+// Output values as integers, read as the output's dtype.
+std::vector<int> Values(std::span<const uint8_t> bytes, lr::DataType type) {
+  std::vector<int> v(bytes.size());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    v[i] = type == lr::DataType::kInt8 ? static_cast<int>(static_cast<int8_t>(bytes[i])) : static_cast<int>(bytes[i]);
+  }
+  return v;
+}
+
+size_t ArgMax(const std::vector<int>& v) {
+  return static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+int MaxAbsDiff(const std::vector<int>& a, const std::vector<int>& b) {
+  int m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+std::unique_ptr<lr::Interpreter> Open(const std::string& model_name, lr::Backend backend, int threads) {
+  const fs::path model_path = SharedDir() / "models" / (model_name + ".tflite");
+  auto model = lr::Model::FromFile(model_path.string());
+  INFO("model " << model_name << ": " << model.status().message());
+  REQUIRE(model.ok());
+  lr::InterpreterOptions options;
+  options.backend = backend;
+  options.num_threads = threads;
+  auto interpreter = lr::Interpreter::Create(*model, options);
+  INFO(interpreter.status().message());
+  REQUIRE(interpreter.ok());
+  const auto status = (*interpreter)->AllocateTensors();
+  INFO(status.message());
+  REQUIRE(status.ok());
+  return std::move(interpreter).value();
+}
+
+std::vector<uint8_t> Run(lr::Interpreter& interp, const std::vector<uint8_t>& input) {
+  auto in = interp.input_data(0);
+  REQUIRE(in.size() == input.size());
+  std::copy(input.begin(), input.end(), in.begin());
+  REQUIRE(interp.Invoke().ok());
+  auto out = interp.output_data(0);
+  return {out.begin(), out.end()};
+}
+
+}  // namespace
+
+TEST_CASE("reference kernels reproduce TFLite's reference outputs byte for byte", "[golden]") {
+  const fs::path golden = SharedDir() / "golden";
+  REQUIRE(fs::is_directory(golden));
+  const auto cases = GoldenCases(golden);
   REQUIRE(cases.size() >= 8);
 
   size_t total = 0;
   for (const auto& [model_name, images] : cases) {
-    const fs::path model_path = SharedDir() / "models" / (model_name + ".tflite");
-    auto model = lr::Model::FromFile(model_path.string());
-    INFO("model " << model_name << ": " << model.status().message());
-    REQUIRE(model.ok());
-    auto interpreter = lr::Interpreter::Create(*model);
-    INFO(interpreter.status().message());
-    REQUIRE(interpreter.ok());
-    auto& interp = **interpreter;
-    const auto status = interp.AllocateTensors();
-    INFO(status.message());
-    REQUIRE(status.ok());
+    auto interpreter = Open(model_name, lr::Backend::kReference, 1);
+    auto& interp = *interpreter;
     for (const auto& image : images) {
       const auto input = ReadFileBytes(golden / (model_name + "__" + image + ".in.raw"));
       const auto expected = ReadFileBytes(golden / (model_name + "__" + image + ".ref.out"));
@@ -65,4 +118,42 @@ TEST_CASE("reference kernels reproduce TFLite's reference outputs byte for byte"
     }
   }
   CHECK(total >= 100);
+}
+
+TEST_CASE("the XNNPACK backend is no further from the reference than TFLite's XNNPACK delegate", "[golden]") {
+  const fs::path golden = SharedDir() / "golden";
+  REQUIRE(fs::is_directory(golden));
+  const auto cases = GoldenCases(golden);
+  REQUIRE(cases.size() >= 8);
+  for (const auto& [model_name, images] : cases) {
+    auto one = Open(model_name, lr::Backend::kXnnpack, 1);
+    auto two = Open(model_name, lr::Backend::kXnnpack, 2);
+    size_t fast_nodes = 0;
+    for (size_t n = 0; n < one->node_count(); ++n) fast_nodes += one->node_details(n).backend != "reference";
+    INFO(model_name << ": " << fast_nodes << " of " << one->node_count() << " nodes off the reference kernels");
+    CHECK(fast_nodes * 2 > one->node_count());
+    const lr::DataType type = one->output_details(0).type;
+    size_t ours_agree = 0, tflite_agree = 0;
+    int ours_max = 0, tflite_max = 0;
+    for (const auto& image : images) {
+      const std::string stem = model_name + "__" + image;
+      const auto input = ReadFileBytes(golden / (stem + ".in.raw"));
+      const auto reference = Values(ReadFileBytes(golden / (stem + ".ref.out")), type);
+      const auto tflite = Values(ReadFileBytes(golden / (stem + ".xnnpack.out")), type);
+      const auto ours_bytes = Run(*one, input);
+      // Threads split the work, never change the arithmetic.
+      CHECK(Run(*two, input) == ours_bytes);
+      const auto ours = Values(ours_bytes, type);
+      REQUIRE(ours.size() == reference.size());
+      REQUIRE(tflite.size() == reference.size());
+      ours_agree += ArgMax(ours) == ArgMax(reference);
+      tflite_agree += ArgMax(tflite) == ArgMax(reference);
+      ours_max = std::max(ours_max, MaxAbsDiff(ours, reference));
+      tflite_max = std::max(tflite_max, MaxAbsDiff(tflite, reference));
+    }
+    INFO(model_name << ": top-1 agreement ours " << ours_agree << " / TFLite " << tflite_agree << " of "
+                    << images.size() << "; max |diff| ours " << ours_max << " / TFLite " << tflite_max);
+    CHECK(ours_agree >= tflite_agree);
+    CHECK(ours_max <= tflite_max);
+  }
 }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -13,6 +14,7 @@
 
 namespace ref = lookout::runtime::reference;
 namespace lt = lookout::testing;
+namespace lr = lookout::runtime;
 using tflite::ActivationFunctionType;
 using tflite::Padding;
 
@@ -222,4 +224,53 @@ TEST_CASE("RESHAPE keeps the bytes", "[kernels]") {
   INFO(r.error);
   REQUIRE(r.error.empty());
   CHECK(r.outputs[0] == std::vector<uint8_t>{9, 8, 7, 6});
+}
+
+TEST_CASE("HARD_SWISH is x * relu6(x + 3) / 6 on every backend", "[kernels]") {
+  // Input and output scale 0.05, zero point 128: q = 128 + 20x.
+  lt::ModelBuilder b;
+  const int32_t in = b.AddUInt8("in", {1, 256}, 0.05f, 128);
+  const int32_t out = b.AddUInt8("out", {1, 256}, 0.05f, 128);
+  b.AddOperator(lt::op::kHardSwish, {in}, {out});
+  b.SetInputs({in});
+  b.SetOutputs({out});
+  const auto model = b.Build();
+  std::vector<uint8_t> all(256);
+  for (int v = 0; v < 256; ++v) all[static_cast<size_t>(v)] = static_cast<uint8_t>(v);
+  const auto ref = lt::RunModel(model, {all}, lr::Backend::kReference);
+  const auto fast = lt::RunModel(model, {all}, lr::Backend::kXnnpack);
+  INFO(ref.error << fast.error);
+  REQUIRE(ref.error.empty());
+  REQUIRE(fast.error.empty());
+  const auto& r = ref.outputs[0];
+  CHECK(r[188] == 188);  // x = 3: 3 * 6 / 6 = 3.
+  CHECK(r[248] == 248);  // x = 6: 6.
+  CHECK(r[128] == 128);  // x = 0: 0.
+  CHECK(r[68] == 128);   // x = -3: 0.
+  CHECK(r[48] == 128);   // x = -4: 0.
+  CHECK(std::abs(static_cast<int>(r[148]) - 141) <= 1);  // x = 1: 4/6 = 0.667 -> 13.3 LSB.
+  CHECK(std::abs(static_cast<int>(r[98]) - 120) <= 1);   // x = -1.5: -1.5*1.5/6 = -0.375 -> 120.5.
+  // The fast path's lookup table is the reference kernel's own answer.
+  CHECK(fast.outputs[0] == r);
+}
+
+TEST_CASE("QUANTIZE int8 to uint8 with equal scales adds 128 on every backend", "[kernels]") {
+  lt::ModelBuilder b;
+  const int32_t in = b.AddInt8("in", {256}, 0.1f, -5);
+  const int32_t out = b.AddUInt8("out", {256}, 0.1f, 123);
+  b.AddOperator(lt::op::kQuantize, {in}, {out});
+  b.SetInputs({in});
+  b.SetOutputs({out});
+  const auto model = b.Build();
+  std::vector<uint8_t> all(256), expected(256);
+  for (int v = -128; v < 128; ++v) {
+    all[static_cast<size_t>(v + 128)] = static_cast<uint8_t>(static_cast<int8_t>(v));
+    expected[static_cast<size_t>(v + 128)] = static_cast<uint8_t>(v + 128);
+  }
+  for (const auto backend : {lr::Backend::kReference, lr::Backend::kXnnpack}) {
+    const auto r = lt::RunModel(model, {all}, backend);
+    INFO(lr::BackendName(backend) << ": " << r.error);
+    REQUIRE(r.error.empty());
+    CHECK(r.outputs[0] == expected);
+  }
 }

@@ -163,7 +163,8 @@ std::vector<uint8_t> ModelBuilder::Build() const {
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
 
-RunResult RunModel(const std::vector<uint8_t>& bytes, const std::vector<std::vector<uint8_t>>& inputs) {
+RunResult RunModel(const std::vector<uint8_t>& bytes, const std::vector<std::vector<uint8_t>>& inputs,
+                   lookout::runtime::Backend backend) {
   namespace lr = lookout::runtime;
   RunResult result;
   auto model = lr::Model::FromBuffer(bytes);
@@ -171,7 +172,9 @@ RunResult RunModel(const std::vector<uint8_t>& bytes, const std::vector<std::vec
     result.error = "load: " + model.status().message();
     return result;
   }
-  auto interpreter = lr::Interpreter::Create(*model);
+  lr::InterpreterOptions options;
+  options.backend = backend;
+  auto interpreter = lr::Interpreter::Create(*model, options);
   if (!interpreter.ok()) {
     result.error = "create: " + interpreter.status().message();
     return result;

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "lookout/runtime/interpreter.h"
+
 #include "tflite_schema_generated.h"
 
 namespace lookout::testing {
@@ -23,10 +25,13 @@ inline constexpr int32_t kAveragePool2D = 1;
 inline constexpr int32_t kConv2D = 3;
 inline constexpr int32_t kDepthwiseConv2D = 4;
 inline constexpr int32_t kFullyConnected = 9;
+inline constexpr int32_t kMul = 18;
 inline constexpr int32_t kReshape = 22;
 inline constexpr int32_t kSoftmax = 25;
 inline constexpr int32_t kCustom = 32;
 inline constexpr int32_t kSub = 41;
+inline constexpr int32_t kQuantize = 114;
+inline constexpr int32_t kHardSwish = 117;
 }  // namespace op
 
 /// Affine quantization parameters of one tensor.
@@ -113,9 +118,10 @@ struct RunResult {
   std::vector<std::vector<uint8_t>> outputs;
 };
 
-/// Loads `model` from memory, creates an interpreter, allocates, copies
-/// `inputs` (one byte vector per graph input) and invokes once.
-RunResult RunModel(const std::vector<uint8_t>& model, const std::vector<std::vector<uint8_t>>& inputs);
+/// Loads `model` from memory, creates an interpreter on `backend`, allocates,
+/// copies `inputs` (one byte vector per graph input) and invokes once.
+RunResult RunModel(const std::vector<uint8_t>& model, const std::vector<std::vector<uint8_t>>& inputs,
+                   lookout::runtime::Backend backend = lookout::runtime::Backend::kReference);
 
 /// int8 values as bytes, and back.
 std::vector<uint8_t> Bytes(const std::vector<int8_t>& values);

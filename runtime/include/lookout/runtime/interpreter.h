@@ -3,10 +3,14 @@
 // Life cycle (as TFLite's Interpreter / TFLM's MicroInterpreter):
 //   Create(model, options)  - builds the node list; checks every operator is
 //                             one we support, at a version we support.
-//   AllocateTensors()       - each node's Prepare: all shape, type and
-//                             quantization checks and all precompute
+//   AllocateTensors()       - each node's reference Prepare: all shape, type
+//                             and quantization checks and all precompute
 //                             (QuantizeMultiplier, activation clamps, padding);
-//                             then one arena holds every activation tensor.
+//                             on Backend::kXnnpack, the node then moves to an
+//                             XNNPACK operator (weights packed once) or a
+//                             lookup table where one runs it; then one arena
+//                             holds every activation tensor and the XNNPACK
+//                             operators are set up on it, once.
 //   Invoke()                - runs the nodes in order. Allocates nothing and
 //                             validates nothing; safe to call repeatedly.
 // The reference kernels' integer arithmetic matches TensorFlow Lite's
@@ -21,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "lookout/runtime/model.h"
@@ -29,9 +34,40 @@
 
 namespace lookout::runtime {
 
+/// Which kernels run the nodes.
+enum class Backend {
+  /// Portable reference kernels only: outputs equal TFLite's reference
+  /// kernels byte for byte.
+  kReference,
+  /// XNNPACK operators for the nodes XNNPACK runs (CONV_2D, DEPTHWISE_CONV_2D,
+  /// FULLY_CONNECTED, ADD, MUL, AVERAGE_POOL_2D, MEAN), exact 256-entry
+  /// lookup tables for 8-bit element-wise ops (HARD_SWISH, QUANTIZE), the
+  /// reference kernels for the rest. XNNPACK requantizes in fp32, so outputs
+  /// may differ from the reference by a few LSB, as TFLite's XNNPACK
+  /// delegate's do.
+  kXnnpack,
+};
+
+/// "reference" / "xnnpack".
+const char* BackendName(Backend backend);
+/// Parses "reference" / "xnnpack"; false for anything else.
+bool ParseBackend(const std::string& name, Backend* backend);
+
 /// How to run a model.
 struct InterpreterOptions {
-  int32_t num_threads = 1;  ///< Worker threads, >= 1.
+  int32_t num_threads = 1;  ///< Threads of the one pthreadpool every kernel shares, >= 1.
+  Backend backend = Backend::kXnnpack;
+};
+
+/// One node (operator) of the graph as prepared.
+struct NodeDetails {
+  int32_t index = 0;
+  std::string op_name;           ///< TFLite's builtin name, "CONV_2D".
+  int32_t version = 1;           ///< Operator version in the model.
+  std::vector<int32_t> inputs;   ///< Tensor indices; -1 = absent optional input.
+  std::vector<int32_t> outputs;
+  std::string backend;           ///< "xnnpack", "lut" or "reference" (after AllocateTensors()).
+  uint64_t macs = 0;             ///< Multiply-accumulates per Invoke() (convolutions, FC).
 };
 
 class Interpreter {
@@ -51,6 +87,9 @@ class Interpreter {
 
   /// Runs the graph on the current input tensor contents.
   Status Invoke();
+  /// Invoke() that also stores each node's wall time in ns into
+  /// `node_ns[node index]` (`node_ns.size()` must be node_count()).
+  Status InvokeProfiled(std::span<int64_t> node_ns);
 
   /// Number of graph inputs / outputs.
   size_t input_count() const;
@@ -65,8 +104,20 @@ class Interpreter {
 
   /// Bytes of the activation arena (0 before AllocateTensors()).
   size_t arena_bytes() const;
+  /// Sum of the byte sizes of all activation tensors: what the arena would
+  /// need if no two tensors shared memory.
+  size_t activation_bytes() const;
   /// Number of nodes (operators) in the graph.
   size_t node_count() const;
+  /// Node `i` in execution order.
+  const NodeDetails& node_details(size_t i) const;
+  /// Number of tensors in subgraph 0, and facts about tensor `index`.
+  size_t tensor_count() const;
+  TensorDetails tensor_details(int32_t index) const;
+  /// Elements of all constant tensors (weights and biases).
+  uint64_t parameter_count() const;
+  /// The options the interpreter was created with.
+  const InterpreterOptions& options() const;
 
   class Impl;
 
