@@ -1,5 +1,7 @@
 #include "daemon/classifier.h"
 
+#include "daemon/model_tools.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -81,21 +83,9 @@ std::vector<ClassScore> TopK(std::span<const uint8_t> output, const runtime::Ten
   return top;
 }
 
-std::unique_ptr<runtime::Interpreter> LoadInterpreter(const std::filesystem::path& path, int32_t threads) {
-  auto model = runtime::Model::FromFile(path.string());
-  if (!model.ok()) throw std::runtime_error(model.status().message());
-  runtime::InterpreterOptions options;
-  options.num_threads = threads;
-  auto interpreter = runtime::Interpreter::Create(*model, options);
-  if (!interpreter.ok()) throw std::runtime_error("model '" + path.string() + "': " + interpreter.status().message());
-  const auto status = (*interpreter)->AllocateTensors();
-  if (!status.ok()) throw std::runtime_error("model '" + path.string() + "': " + status.message());
-  return std::move(interpreter).value();
-}
-
 Classifier::Classifier(const ClassifierOptions& options) : options_(options) {
   model_name_ = options.model.stem().string();
-  interpreter_ = LoadInterpreter(options.model, options.threads);
+  interpreter_ = LoadInterpreter(options.model, options.threads, options.backend);
   if (interpreter_->input_count() != 1 || interpreter_->output_count() < 1) {
     throw std::runtime_error("model '" + options.model.string() + "' has " +
                              std::to_string(interpreter_->input_count()) +

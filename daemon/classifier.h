@@ -52,6 +52,7 @@ struct ClassifierOptions {
   std::filesystem::path model;
   std::filesystem::path labels;  ///< Empty: no labels (indices only).
   int32_t threads = 1;
+  runtime::Backend backend = runtime::Backend::kXnnpack;
   capture::PreprocessOptions preprocess;
   int32_t top_k = 5;
   double score_threshold = -1e300;  ///< Keep everything by default.
@@ -84,11 +85,6 @@ class Classifier {
   std::unique_ptr<capture::Preprocessor> preprocessor_;
   Labels labels_;
 };
-
-/// Loads and verifies `path`, creates an interpreter and allocates its
-/// tensors; throws std::runtime_error with the runtime's message.
-std::unique_ptr<runtime::Interpreter> LoadInterpreter(const std::filesystem::path& path,
-                                                      int32_t threads);
 
 }  // namespace lookout::daemon
 

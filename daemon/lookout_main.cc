@@ -1,11 +1,17 @@
 // lookout: command-line tools around the Lookout interpreter and daemon.
-//   classify  classify image files with a model (top-k, text or JSON lines)
+//   classify  classify image files (runs lookout-classify, beside this binary)
 //   run       raw input tensor bytes in, raw output tensor bytes out
-//   bench     time Invoke() of a model
+//   bench     time Invoke() of a model (benchmark_model's figures, --profile)
+//   inspect   a model's tensors, ops, nodes, MACs and backends
+//   export-c  a model as an aligned C array (.h/.cc) for firmware builds
 //   query     send one command to a running lookoutd over its Unix socket
-#include <sys/resource.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -19,151 +25,11 @@
 #include <utility>  // Boost 1.74 Asio uses std::exchange without including it
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
-#include "daemon/classifier.h"
+#include "daemon/model_tools.h"
 
 namespace lookout::daemon {
 namespace {
-
-struct ClassifyArgs {
-  std::string model;
-  std::string labels;
-  int top_k = 5;
-  int threads = 1;
-  bool json = false;
-  std::string crop = "none";
-  std::vector<float> mean = {127.5f, 127.5f, 127.5f};
-  std::vector<float> std = {127.5f, 127.5f, 127.5f};
-  std::vector<std::string> images;
-};
-
-int RunClassify(const ClassifyArgs& args) {
-  ClassifierOptions options;
-  options.model = args.model;
-  options.labels = args.labels;
-  options.threads = args.threads;
-  options.top_k = args.top_k;
-  options.preprocess.center_crop = args.crop == "center";
-  for (int c = 0; c < 3; ++c) {
-    options.preprocess.mean[c] = args.mean[c];
-    options.preprocess.std[c] = args.std[c];
-  }
-  Classifier classifier(options);
-  if (!args.json) std::printf("preprocess: %s\n", classifier.preprocessor().Describe().c_str());
-  int failures = 0;
-  for (const auto& path : args.images) {
-    cv::Mat image;
-    std::string error;
-    try {
-      image = cv::imread(path, cv::IMREAD_COLOR);
-      if (image.empty()) error = "cannot decode image";
-    } catch (const cv::Exception& e) {
-      error = std::string("cannot decode image: ") + e.what();
-    }
-    if (!error.empty()) {
-      ++failures;
-      if (args.json) {
-        std::cout << nlohmann::json{{"image", path}, {"error", error}}.dump() << std::endl;
-      } else {
-        std::fprintf(stderr, "%s: %s\n", path.c_str(), error.c_str());
-      }
-      continue;
-    }
-    const Classification result = classifier.Classify(image);
-    if (args.json) {
-      nlohmann::json top = nlohmann::json::array();
-      for (const auto& c : result.top_k) top.push_back({{"index", c.index}, {"label", c.label}, {"score", c.score}});
-      std::cout << nlohmann::json{{"image", path}, {"top_k", top}}.dump() << std::endl;
-    } else {
-      std::printf("%s  (preprocess %.1f ms, inference %.1f ms)\n", path.c_str(), result.preprocess_ms,
-                  result.inference_ms);
-      for (const auto& c : result.top_k) std::printf("  %8.5f  %4d  %s\n", c.score, c.index, c.label.c_str());
-    }
-  }
-  return failures == 0 ? 0 : 1;
-}
-
-int RunRaw(const std::string& model_path, const std::string& input_path, const std::string& output_path,
-           int threads) {
-  auto interpreter = LoadInterpreter(model_path, threads);
-  std::ifstream in(input_path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + input_path);
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto input = interpreter->input_data(0);
-  const auto& details = interpreter->input_details(0);
-  if (bytes.size() != input.size()) {
-    throw std::runtime_error(input_path + " has " + std::to_string(bytes.size()) + " bytes; input tensor 0 ('" +
-                             details.name + "', " + runtime::DataTypeName(details.type) + ") needs exactly " +
-                             std::to_string(input.size()));
-  }
-  std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(input.data()));
-  const auto status = interpreter->Invoke();
-  if (!status.ok()) throw std::runtime_error(status.message());
-  const auto output = interpreter->output_data(0);
-  std::ofstream out(output_path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(output.data()), static_cast<std::streamsize>(output.size()));
-  if (!out) throw std::runtime_error("cannot write " + output_path);
-  return 0;
-}
-
-struct BenchArgs {
-  std::string model;
-  std::string input;
-  int threads = 1;
-  int runs = 20;
-  int warmup = 2;
-  bool json = false;
-};
-
-// Times Invoke() alone (no load, no preprocessing), `runs` times after
-// `warmup` untimed calls, on IN.raw or on a fixed pseudo-random input.
-int RunBench(const BenchArgs& args) {
-  const auto load_start = std::chrono::steady_clock::now();
-  auto interpreter = LoadInterpreter(args.model, args.threads);
-  const double load_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
-  auto input = interpreter->input_data(0);
-  if (!args.input.empty()) {
-    std::ifstream in(args.input, std::ios::binary);
-    const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.size() != input.size()) {
-      throw std::runtime_error(args.input + " has " + std::to_string(bytes.size()) +
-                               " bytes; input tensor 0 needs exactly " + std::to_string(input.size()));
-    }
-    std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(input.data()));
-  } else {
-    std::minstd_rand rng(1);
-    for (auto& b : input) b = static_cast<uint8_t>(rng() >> 8);
-  }
-  std::vector<double> ms;
-  for (int i = 0; i < args.warmup + args.runs; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    const auto status = interpreter->Invoke();
-    const auto end = std::chrono::steady_clock::now();
-    if (!status.ok()) throw std::runtime_error(status.message());
-    if (i >= args.warmup) ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  const auto at = [&](double q) { return ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)]; };
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  const nlohmann::json report = {
-      {"model", args.model},     {"threads", args.threads},        {"runs", args.runs},
-      {"load_ms", load_ms},      {"median_ms", at(0.5)},           {"p10_ms", at(0.1)},
-      {"p90_ms", at(0.9)},       {"min_ms", ms.front()},           {"max_ms", ms.back()},
-      {"arena_bytes", interpreter->arena_bytes()},
-      {"peak_rss_bytes", static_cast<int64_t>(usage.ru_maxrss) * 1024}};
-  if (args.json) {
-    std::cout << report.dump() << std::endl;
-  } else {
-    std::printf("%s: %d runs, %d thread(s): median %.2f ms (p10 %.2f, p90 %.2f, min %.2f, max %.2f); "
-                "load %.1f ms; arena %zu bytes; peak RSS %.1f MiB\n",
-                args.model.c_str(), args.runs, args.threads, at(0.5), at(0.1), at(0.9), ms.front(), ms.back(),
-                load_ms, interpreter->arena_bytes(), static_cast<double>(usage.ru_maxrss) / 1024.0);
-  }
-  return 0;
-}
 
 int RunQuery(const std::string& socket_path, const std::string& command, int count, double timeout_s) {
   namespace asio = boost::asio;
@@ -213,31 +79,36 @@ int RunQuery(const std::string& socket_path, const std::string& command, int cou
   return ok && lines > 0 ? 0 : 1;
 }
 
+// `lookout classify ...` runs lookout-classify from this binary's directory.
+int ExecClassify(int argc, char** argv) {
+  char self[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) {
+    std::perror("lookout: /proc/self/exe");
+    return 1;
+  }
+  self[n] = '\0';
+  const std::string path = (std::filesystem::path(self).parent_path() / "lookout-classify").string();
+  std::vector<char*> args;
+  args.push_back(const_cast<char*>(path.c_str()));
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  execv(path.c_str(), args.data());
+  std::fprintf(stderr, "lookout: cannot run %s: %s\n", path.c_str(), std::strerror(errno));
+  return 1;
+}
+
 }  // namespace
 }  // namespace lookout::daemon
 
 int main(int argc, char** argv) {
   using namespace lookout::daemon;
+  if (argc > 1 && std::string(argv[1]) == "classify") return ExecClassify(argc, argv);
   CLI::App app{"lookout: Lookout's command-line tools"};
   app.require_subcommand(1);
-
-  ClassifyArgs classify;
-  auto* cmd_classify = app.add_subcommand(
-      "classify",
-      "Classify images. Each image is decoded (OpenCV), optionally centre-cropped to the input's aspect\n"
-      "ratio (--crop center), resized to the input's height x width (area when shrinking, bilinear when\n"
-      "enlarging), converted BGR -> RGB, normalised real = (pixel - mean) / std per channel, and quantized\n"
-      "with the input tensor's scale/zero_point: q = round(real / scale) + zero_point (saturated; NHWC or\n"
-      "NCHW as the input tensor says). Scores are the output dequantized: scale * (q - zero_point).");
-  cmd_classify->add_option("--model", classify.model, "Model (.tflite)")->required()->check(CLI::ExistingFile);
-  cmd_classify->add_option("--labels", classify.labels, "Label file, one label per line")->check(CLI::ExistingFile);
-  cmd_classify->add_option("--top-k", classify.top_k, "Classes to print per image")->check(CLI::Range(1, 1000));
-  cmd_classify->add_option("--threads", classify.threads, "Inference threads")->check(CLI::Range(1, 64));
-  cmd_classify->add_flag("--json", classify.json, "One JSON line per image: {\"image\",\"top_k\":[{index,label,score}]}");
-  cmd_classify->add_option("--crop", classify.crop, "Crop before resize")->check(CLI::IsMember({"none", "center"}));
-  cmd_classify->add_option("--mean", classify.mean, "Per-channel R,G,B mean (pixel units)")->delimiter(',')->expected(3)->allow_extra_args(false);
-  cmd_classify->add_option("--std", classify.std, "Per-channel R,G,B std (pixel units)")->delimiter(',')->expected(3)->allow_extra_args(false);
-  cmd_classify->add_option("images", classify.images, "Image files")->required();
+  app.add_subcommand("classify",
+                     "Classify image files: top-k labels per image (text or --json lines); `lookout classify\n"
+                     "--help` for its options");
 
   std::string run_model, run_input, run_output;
   int run_threads = 1;
@@ -248,17 +119,55 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--output", run_output, "Where to write the raw output tensor bytes")->required();
   cmd_run->add_option("--threads", run_threads, "Inference threads")->check(CLI::Range(1, 64));
 
-  BenchArgs bench;
+  const auto backend_option = [](CLI::App* cmd, std::string& target) {
+    cmd->add_option("--backend", target,
+                    "xnnpack: XNNPACK operators where they run the node (outputs within a few LSB of TFLite's\n"
+                    "reference, as TFLite's XNNPACK delegate); reference: TFLite's reference integer arithmetic,\n"
+                    "byte-exact")
+        ->check(CLI::IsMember({"xnnpack", "reference"}));
+  };
+  std::string run_backend = "xnnpack";
+  backend_option(cmd_run, run_backend);
+
+  BenchOptions bench;
+  std::string bench_backend = "xnnpack";
   auto* cmd_bench = app.add_subcommand(
-      "bench", "Time Invoke() of a model (no loading or preprocessing in the timing): median, p10, p90, min,\n"
-               "max in ms over --runs calls after --warmup untimed ones; also load time, arena bytes, peak RSS");
+      "bench", "Time Invoke() of a model, as TFLite's benchmark_model: init (load + AllocateTensors), first\n"
+               "invoke, then count/min/median/mean/std/p90/p99 in us over the counted runs (after --warmup\n"
+               "untimed ones); arena bytes against the sum of activation sizes; peak RSS. --runs 50 when\n"
+               "neither --runs nor --min-secs is given.");
   cmd_bench->add_option("--model", bench.model, "Model (.tflite)")->required()->check(CLI::ExistingFile);
   cmd_bench->add_option("--input", bench.input, "Raw input tensor bytes (default: fixed pseudo-random bytes)")
       ->check(CLI::ExistingFile);
   cmd_bench->add_option("--threads", bench.threads, "Inference threads")->check(CLI::Range(1, 64));
-  cmd_bench->add_option("--runs", bench.runs, "Timed Invoke() calls")->check(CLI::Range(1, 100000));
-  cmd_bench->add_option("--warmup", bench.warmup, "Untimed Invoke() calls first")->check(CLI::Range(0, 1000));
+  backend_option(cmd_bench, bench_backend);
+  cmd_bench->add_option("--warmup", bench.warmup, "Untimed Invoke() calls after the first")->check(CLI::Range(0, 100000));
+  cmd_bench->add_option("--runs", bench.runs, "Timed Invoke() calls (at least)")->check(CLI::Range(1, 10000000));
+  cmd_bench->add_option("--min-secs", bench.min_secs, "Time for at least this many seconds")->check(CLI::Range(0.0, 3600.0));
+  cmd_bench->add_option("--max-secs", bench.max_secs, "Stop timing after this many seconds")->check(CLI::Range(0.001, 86400.0));
+  cmd_bench->add_flag("--profile", bench.profile, "Per node (index, op, backend, median us, share) and per op");
   cmd_bench->add_flag("--json", bench.json, "One JSON object instead of text");
+
+  std::string inspect_model, inspect_backend = "xnnpack";
+  int inspect_threads = 1;
+  bool inspect_json = false;
+  auto* cmd_inspect = app.add_subcommand(
+      "inspect", "Show a model: inputs/outputs (name, NHWC shape, dtype, scale, zero_point, per-channel\n"
+                 "counts), description and schema version, op histogram with versions, per node the op,\n"
+                 "tensors, MACs and the backend chosen; totals (MACs, parameters, arena against activations);\n"
+                 "every op Lookout cannot run, named (exit 1)");
+  cmd_inspect->add_option("model", inspect_model, "Model (.tflite)")->required()->check(CLI::ExistingFile);
+  backend_option(cmd_inspect, inspect_backend);
+  cmd_inspect->add_option("--threads", inspect_threads, "Inference threads")->check(CLI::Range(1, 64));
+  cmd_inspect->add_flag("--json", inspect_json, "One JSON object instead of text");
+
+  std::string export_model, export_name, export_dir = ".";
+  auto* cmd_export = app.add_subcommand(
+      "export-c", "Write the model as NAME.h / NAME.cc: a 16-byte aligned const unsigned char NAME[] and\n"
+                  "const std::size_t NAME_len (xxd -i, aligned and const) for firmware builds");
+  cmd_export->add_option("model", export_model, "Model (.tflite)")->required()->check(CLI::ExistingFile);
+  cmd_export->add_option("--name", export_name, "Array name (default: the file's stem as a C identifier)");
+  cmd_export->add_option("--output-dir", export_dir, "Directory for NAME.h and NAME.cc");
 
   std::string socket_path = "/run/lookout/lookoutd.sock";
   std::string command;
@@ -274,9 +183,21 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*cmd_classify) return RunClassify(classify);
-    if (*cmd_run) return RunRaw(run_model, run_input, run_output, run_threads);
-    if (*cmd_bench) return RunBench(bench);
+    if (*cmd_run) {
+      lookout::runtime::Backend backend;
+      lookout::runtime::ParseBackend(run_backend, &backend);
+      return RunRaw(run_model, run_input, run_output, run_threads, backend);
+    }
+    if (*cmd_bench) {
+      lookout::runtime::ParseBackend(bench_backend, &bench.backend);
+      return RunBench(bench);
+    }
+    if (*cmd_inspect) {
+      lookout::runtime::Backend backend;
+      lookout::runtime::ParseBackend(inspect_backend, &backend);
+      return RunInspect(inspect_model, backend, inspect_threads, inspect_json);
+    }
+    if (*cmd_export) return RunExportC(export_model, export_name, export_dir);
     if (*cmd_query) return RunQuery(socket_path, command, count, timeout_s);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lookout: %s\n", e.what());

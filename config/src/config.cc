@@ -28,7 +28,7 @@ constexpr std::initializer_list<const char*> kTopLevelKeys = {
 constexpr std::initializer_list<const char*> kCameraKeys = {
     "name", "type", "device", "width", "height", "fps", "loop", "max_frames"};
 constexpr std::initializer_list<const char*> kModelKeys = {
-    "path", "labels", "threads", "center_crop", "mean", "std"};
+    "path", "labels", "threads", "backend", "center_crop", "mean", "std"};
 constexpr std::initializer_list<const char*> kOutputKeys = {"top_k", "score_threshold"};
 constexpr std::initializer_list<const char*> kSocketKeys = {
     "enabled", "path", "mode", "group", "max_clients", "max_client_buffer_bytes"};
@@ -413,6 +413,10 @@ ModelConfig ParseModel(const json* value, const std::filesystem::path& base_dir)
   r.Path("labels", m.labels);
   m.labels = Resolve(m.labels, base_dir);
   r.Int("threads", m.threads, 1, 64);
+  r.String("backend", m.backend);
+  if (m.backend != "xnnpack" && m.backend != "reference") {
+    throw ConfigError(r.Pointer("backend"), "expected one of \"xnnpack\", \"reference\", got " + Quote(m.backend));
+  }
   r.Bool("center_crop", m.center_crop);
   r.NumberArray("mean", m.mean);
   r.NumberArray("std", m.std, 0.0, /*min_exclusive=*/true);
@@ -608,6 +612,7 @@ json ConfigToJson(const Config& config) {
        {{"path", m.path.string()},
         {"labels", m.labels.string()},
         {"threads", m.threads},
+        {"backend", m.backend},
         {"center_crop", m.center_crop},
         {"mean", m.mean},
         {"std", m.std}}},

@@ -316,6 +316,22 @@ Status Interpreter::Impl::Allocate() {
   return {};
 }
 
+std::vector<std::string> UnsupportedOperators(const Model& model) {
+  std::vector<std::string> problems;
+  const tflite::Model* root = model.root();
+  const auto* ops = root->subgraphs()->Get(0)->operators();
+  const size_t num_ops = ops ? ops->size() : 0;
+  for (size_t n = 0; n < num_ops; ++n) {
+    const auto* oc = root->operator_codes()->Get(ops->Get(static_cast<flatbuffers::uoffset_t>(n))->opcode_index());
+    const int32_t code = std::max<int32_t>(oc->builtin_code(), oc->deprecated_builtin_code());
+    auto kernel = internal::CreateKernel(code, oc->version());
+    if (!kernel.ok()) {
+      problems.push_back("node " + std::to_string(n) + " (" + BuiltinOperatorName(code) + "): " + kernel.status().message());
+    }
+  }
+  return problems;
+}
+
 Interpreter::Interpreter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Interpreter::~Interpreter() = default;
 

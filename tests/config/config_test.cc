@@ -248,6 +248,8 @@ TEST_CASE("bad values name the key and what was expected", "[config]") {
       {R"({"model": {"threads": 0}})", "/model/threads", "expected an integer in [1, 64], got 0"},
       {R"({"model": {"threads": 65}})", "/model/threads", "got 65"},
       {R"({"model": {"threads": 1e3}})", "/model/threads", "got 1000.0"},
+      {R"({"model": {"backend": "tpu"}})", "/model/backend", "expected one of \"xnnpack\", \"reference\", got \"tpu\""},
+      {R"({"model": {"backend": 1}})", "/model/backend", "expected a string"},
       {R"({"output": {"top_k": 0}})", "/output/top_k", "expected an integer in [1, 100], got 0"},
       {R"({"output": {"top_k": 101}})", "/output/top_k", "got 101"},
       {R"({"camera": {"fps": -1}})", "/camera/fps", "expected a number >= 0, got -1"},

@@ -26,8 +26,7 @@
 #include "tests/daemon/mosquitto_broker.h"
 #include "tests/daemon/test_util.h"
 #include "tests/daemon/unix_client.h"
-
-extern char** environ;
+#include "tests/integration/process.h"
 
 namespace {
 
@@ -36,80 +35,14 @@ using lookout::testing::BinaryDir;
 using lookout::testing::Client;
 using lookout::testing::MosquittoBroker;
 using lookout::testing::MqttTestClient;
+using lookout::testing::Process;
+using lookout::testing::ReadText;
+using lookout::testing::RunToEnd;
 using lookout::testing::SourceDir;
 using lookout::testing::TempDir;
 using lookout::testing::WaitUntil;
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// A child process started by the test, its stdout and stderr in files.
-// The destructor kills it if it is still running (only this process).
-class Process {
- public:
-  Process(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err)
-      : out_(out), err_(err) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
-  }
-  ~Process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  void Signal(int signo) { ::kill(pid_, signo); }
-  bool Running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == 0) return true;
-    pid_ = -1;
-    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return false;
-  }
-  // The exit status (128 + signal when killed), or -1 if still running after `timeout`.
-  int Wait(std::chrono::milliseconds timeout) {
-    WaitUntil([&] { return !Running(); }, timeout);
-    return pid_ > 0 ? -1 : exit_status_;
-  }
-  std::string Stdout() const { return ReadText(out_); }
-  std::string Stderr() const { return ReadText(err_); }
-
- private:
-  pid_t pid_ = -1;
-  int exit_status_ = -1;
-  fs::path out_, err_;
-};
-
-// Runs a program to completion (bounded); returns {exit status, stdout, stderr}.
-struct Result {
-  int status;
-  std::string out, err;
-};
-Result RunToEnd(const std::vector<std::string>& argv, const fs::path& dir,
-                std::chrono::milliseconds timeout = 120s) {
-  Process p(argv, dir / "run.out", dir / "run.err");
-  const int status = p.Wait(timeout);
-  return {status, p.Stdout(), p.Stderr()};
-}
 
 // Acceptable top-1 class indices per photo of the bundled folder, and the
 // photos in the order an image-folder source serves them (sorted by name).
@@ -339,7 +272,7 @@ TEST_CASE("lookout run copies raw tensors and refuses a wrong-size input", "[int
   // Byte for byte what TensorFlow Lite's reference kernels give for the
   // same input (../shared/golden).
   const fs::path golden = lookout::testing::SharedDir() / "golden";
-  const auto ok = RunToEnd({lookout, "run", "--model", model, "--input",
+  const auto ok = RunToEnd({lookout, "run", "--backend", "reference", "--model", model, "--input",
                             (golden / "mobilenet_v2_1.0_224_quant__bird.in.raw").string(), "--output", out.string()},
                            dir.path());
   INFO(ok.err);

@@ -45,6 +45,7 @@ struct ModelConfig {
   std::filesystem::path path;    ///< Required: the .tflite file.
   std::filesystem::path labels;  ///< Label file, one label per line; empty = indices only.
   int32_t threads = 1;           ///< Worker threads for inference, 1..64.
+  std::string backend = "xnnpack";  ///< "xnnpack" (fast path) or "reference" (TFLite's reference arithmetic, byte-exact).
   bool center_crop = false;      ///< Crop the frame's centre to the input's aspect ratio before resize.
   std::array<double, 3> mean = {127.5, 127.5, 127.5};  ///< Per-channel (R,G,B) pixel mean, 0..255 scale.
   std::array<double, 3> std = {127.5, 127.5, 127.5};   ///< Per-channel (R,G,B) pixel std, > 0; real = (pixel - mean) / std.

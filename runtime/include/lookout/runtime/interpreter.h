@@ -70,6 +70,11 @@ struct NodeDetails {
   uint64_t macs = 0;             ///< Multiply-accumulates per Invoke() (convolutions, FC).
 };
 
+/// Every node of `model` whose operator or version Lookout has no kernel
+/// for, one message each ("node 3 (SUB): operator SUB is not supported");
+/// empty when Lookout can run them all.
+std::vector<std::string> UnsupportedOperators(const Model& model);
+
 class Interpreter {
  public:
   ~Interpreter();
