@@ -157,7 +157,8 @@ std::vector<uint8_t> ModelBuilder::Build() const {
   auto subgraph = tflite::CreateSubGraph(fbb, fbb.CreateVector(tensors), fbb.CreateVector(inputs_),
                                          fbb.CreateVector(outputs_), fbb.CreateVector(ops),
                                          fbb.CreateString("main"));
-  auto model = tflite::CreateModel(fbb, 3, fbb.CreateVector(opcodes), fbb.CreateVector(&subgraph, 1),
+  const std::vector<flatbuffers::Offset<tflite::SubGraph>> subgraphs(static_cast<size_t>(subgraph_count_), subgraph);
+  auto model = tflite::CreateModel(fbb, 3, fbb.CreateVector(opcodes), fbb.CreateVector(subgraphs),
                                    fbb.CreateString("lookout test model"), fbb.CreateVector(buffers));
   tflite::FinishModelBuffer(fbb, model);
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};

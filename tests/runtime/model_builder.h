@@ -83,6 +83,8 @@ class ModelBuilder {
 
   void SetInputs(std::vector<int32_t> inputs) { inputs_ = std::move(inputs); }
   void SetOutputs(std::vector<int32_t> outputs) { outputs_ = std::move(outputs); }
+  /// Writes the one subgraph `count` times (models with several subgraphs).
+  void SetSubgraphCount(int count) { subgraph_count_ = count; }
 
   /// The finished .tflite bytes.
   std::vector<uint8_t> Build() const;
@@ -110,6 +112,7 @@ class ModelBuilder {
   std::vector<OpCode> opcodes_;
   std::vector<OpSpec> ops_;
   std::vector<int32_t> inputs_, outputs_;
+  int subgraph_count_ = 1;
 };
 
 /// Outcome of running a model on given inputs.

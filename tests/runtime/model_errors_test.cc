@@ -57,10 +57,12 @@ struct Outcome {
 };
 
 // Load -> Create -> AllocateTensors -> Invoke on a fixed input pattern.
-Outcome Exercise(std::span<const uint8_t> bytes) {
+Outcome Exercise(std::span<const uint8_t> bytes, lr::Backend backend = lr::Backend::kXnnpack) {
   auto model = lr::Model::FromBuffer(bytes);
   if (!model.ok()) return {Stage::kLoad, model.status().message()};
-  auto interpreter = lr::Interpreter::Create(*model);
+  lr::InterpreterOptions options;
+  options.backend = backend;
+  auto interpreter = lr::Interpreter::Create(*model, options);
   if (!interpreter.ok()) return {Stage::kCreate, interpreter.status().message()};
   auto& interp = **interpreter;
   if (auto s = interp.AllocateTensors(); !s.ok()) return {Stage::kAllocate, s.message()};
@@ -423,4 +425,81 @@ TEST_CASE("broken fields are refused with a message naming the tensor, node and 
     const std::string message = ModelError(b.Build());
     CHECK_THAT(message, Contains("weights") && Contains("scale"));
   }
+}
+
+TEST_CASE("models Lookout cannot run are refused saying exactly what and where", "[model_errors]") {
+  struct Case {
+    const char* what;
+    std::vector<uint8_t> model;
+    bool at_load;
+    std::vector<std::string> words;
+  };
+  std::vector<Case> cases;
+  {
+    ModelBuilder b;
+    const int32_t in = b.AddTensor("image", {1, 1, 1, 2}, tflite::TensorType::FLOAT32);
+    std::vector<uint8_t> weights(2 * 2 * sizeof(float), 0);
+    const int32_t w = b.AddTensor("kernel", {2, 1, 1, 2}, tflite::TensorType::FLOAT32, {}, weights);
+    const int32_t out = b.AddTensor("features", {1, 1, 1, 2}, tflite::TensorType::FLOAT32);
+    b.AddOperator(lt::op::kConv2D, {in, w, -1}, {out}, lt::Conv2DOptions(tflite::Padding::VALID, 1, 1));
+    b.SetInputs({in});
+    b.SetOutputs({out});
+    cases.push_back({"float32 weights", b.Build(), false, {"node 0", "CONV_2D", "image", "FLOAT32"}});
+  }
+  {
+    ModelBuilder b;
+    const int32_t in = b.AddUInt8("in", {1, 2, 2, 1}, 0.5f, 0);
+    const int32_t out = b.AddUInt8("out", {1, 1, 1, 1}, 0.5f, 0);
+    b.AddOperator(lt::op::kAveragePool2D, {in}, {out}, lt::Pool2DOptions(tflite::Padding::VALID, 1, 1, 2, 2), 9);
+    b.SetInputs({in});
+    b.SetOutputs({out});
+    cases.push_back({"an op version newer than Lookout implements", b.Build(), false,
+                     {"node 0", "AVERAGE_POOL_2D", "version 9"}});
+  }
+  {
+    ModelBuilder b;
+    const int32_t in = b.AddUInt8("in", {1, 224, 224, 3}, 0.0078125f, 128);
+    const int32_t out = b.AddUInt8("out", {1, 1001}, 0.00390625f, 0);
+    b.AddOperator(lt::op::kCustom, {in}, {out}, {}, 1, "edgetpu-custom-op");
+    b.SetInputs({in});
+    b.SetOutputs({out});
+    cases.push_back({"an Edge TPU-compiled model", b.Build(), true, {"node 0", "edgetpu-custom-op", "Edge TPU"}});
+  }
+  {
+    ModelBuilder b;
+    const int32_t in = b.AddUInt8("in", {1, 2, 2, 1}, 0.5f, 0);
+    const int32_t out = b.AddUInt8("out", {1, 1, 1, 1}, 0.5f, 0);
+    b.AddOperator(lt::op::kAveragePool2D, {in}, {out}, lt::Pool2DOptions(tflite::Padding::VALID, 1, 1, 2, 2));
+    b.SetInputs({in});
+    b.SetOutputs({out});
+    b.SetSubgraphCount(2);
+    cases.push_back({"more than one subgraph", b.Build(), true, {"2 subgraphs"}});
+  }
+  for (const auto backend : {lr::Backend::kReference, lr::Backend::kXnnpack}) {
+    for (const Case& c : cases) {
+      const Outcome o = Exercise(c.model, backend);
+      INFO(lr::BackendName(backend) << ", " << c.what << ": " << o.message);
+      CHECK(o.stage != Stage::kRan);
+      if (c.at_load) CHECK(o.stage == Stage::kLoad);
+      for (const auto& word : c.words) CHECK_THAT(o.message, Contains(word));
+    }
+  }
+}
+
+TEST_CASE("every unsupported op of a model is named, not just the first", "[model_errors]") {
+  ModelBuilder b;
+  const int32_t x = b.AddUInt8("x", {1, 4}, 0.5f, 0);
+  const int32_t y = b.AddUInt8("y", {1, 4}, 0.5f, 0);
+  const int32_t d = b.AddUInt8("d", {1, 4}, 0.5f, 0);
+  const int32_t out = b.AddUInt8("out", {1, 4}, 0.5f, 0);
+  b.AddOperator(lt::op::kSub, {x, y}, {d});
+  b.AddOperator(lt::op::kHardSwish, {d}, {out}, {}, 7);
+  b.SetInputs({x, y});
+  b.SetOutputs({out});
+  auto model = lr::Model::FromBuffer(b.Build());
+  REQUIRE(model.ok());
+  const auto problems = lr::UnsupportedOperators(**model);
+  REQUIRE(problems.size() == 2);
+  CHECK_THAT(problems[0], Contains("node 0") && Contains("SUB"));
+  CHECK_THAT(problems[1], Contains("node 1") && Contains("HARD_SWISH") && Contains("version 7"));
 }
