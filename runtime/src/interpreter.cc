@@ -290,14 +290,34 @@ Status Interpreter::Impl::Allocate() {
   for (int32_t o : outputs) last[static_cast<size_t>(o)] = end;
   for (int32_t i : inputs) last[static_cast<size_t>(i)] = std::max(last[static_cast<size_t>(i)], 0);
 
+  // In place: a RESHAPE (same bytes) or a lookup-table node (one byte in,
+  // one byte out, element by element) whose input dies at that node writes
+  // its output over its input. Graph inputs keep their own memory: the
+  // caller owns them between invokes.
+  std::vector<int32_t> alias(tensors.size(), -1);  // tensor -> tensor whose memory it uses
+  std::vector<bool> is_input(tensors.size(), false);
+  for (int32_t i : inputs) is_input[static_cast<size_t>(i)] = true;
+  for (const Node& node : nodes) {
+    const bool in_place = node.op_code == 22 /* RESHAPE */ || std::strcmp(node.kernel->backend(), "lut") == 0;
+    if (!in_place || node.inputs.empty() || node.inputs[0] < 0 || node.outputs.size() != 1) continue;
+    size_t in = static_cast<size_t>(node.inputs[0]);
+    const size_t out = static_cast<size_t>(node.outputs[0]);
+    if (tensors[in].is_constant || is_input[in] || last[in] != node.index || tensors[in].bytes != tensors[out].bytes) continue;
+    while (alias[in] >= 0) in = static_cast<size_t>(alias[in]);
+    if (is_input[in]) continue;
+    alias[out] = static_cast<int32_t>(in);
+    last[in] = std::max(last[in], last[out]);
+  }
+
   internal::GreedyArenaPlanner planner;
   std::vector<int32_t> planned;
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (first[i] == -2 || tensors[i].is_constant) continue;
+    activation_bytes += tensors[i].bytes;
+    if (alias[i] >= 0) continue;
     planned.push_back(static_cast<int32_t>(i));
     // XNNPACK's kernels may read up to XNN_EXTRA_BYTES past a tensor's end.
     planner.AddBuffer(tensors[i].bytes + kXnnExtraBytes, first[i], last[i]);
-    activation_bytes += tensors[i].bytes;
   }
   arena_bytes = planner.GetMaximumMemorySize();
   const size_t alloc = std::max<size_t>(64, (arena_bytes + 63) / 64 * 64);
@@ -306,6 +326,11 @@ Status Interpreter::Impl::Allocate() {
   std::memset(arena, 0, alloc);
   for (size_t k = 0; k < planned.size(); ++k) {
     tensors[static_cast<size_t>(planned[k])].data = arena + planner.GetOffsetForBuffer(k);
+  }
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    size_t root = i;
+    while (alias[root] >= 0) root = static_cast<size_t>(alias[root]);
+    if (root != i) tensors[i].data = tensors[root].data;
   }
   for (Node& node : nodes) {
     if (Status st = node.kernel->Setup(); !st.ok()) {
