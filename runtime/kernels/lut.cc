@@ -8,7 +8,9 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/reference/softmax.h"
 #include "src/graph.h"
+#include "tflite_schema_generated.h"
 
 namespace lookout::runtime::internal {
 namespace {
@@ -67,9 +69,47 @@ class LutKernel : public OpKernel {
   std::array<uint8_t, 256> table_{};
 };
 
+// SOFTMAX: each element's exp term depends only on its distance below the
+// row maximum (0..255), so the fixed-point exp is tabulated once.
+class SoftmaxLutKernel : public OpKernel {
+ public:
+  Status Prepare(KernelContext& ctx) override {
+    in_ = ctx.input(0);
+    out_ = ctx.output(0);
+    const auto* options = ctx.op()->builtin_options_as_SoftmaxOptions();
+    const float beta = options != nullptr ? options->beta() : 1.0f;
+    reference::SoftmaxParams p;
+    if (!reference::PrepareSoftmax(static_cast<double>(beta), static_cast<double>(in_->scale), &p)) {
+      return ctx.Error("beta %g with input scale %g cannot be represented", beta, in_->scale);
+    }
+    reference::BuildSoftmaxTables(p, &tables_);
+    depth_ = in_->shape.back();
+    outer_ = depth_ > 0 ? static_cast<int32_t>(in_->elements / static_cast<size_t>(depth_)) : 0;
+    return {};
+  }
+  void Eval() override {
+    if (in_->type == DataType::kUInt8) {
+      reference::SoftmaxUInt8(tables_, outer_, depth_, in_->data_as<uint8_t>(), out_->data_as<uint8_t>());
+    } else {
+      reference::SoftmaxInt8(tables_, outer_, depth_, in_->data_as<int8_t>(), out_->data_as<int8_t>());
+    }
+  }
+  const char* backend() const override { return "lut"; }
+
+ private:
+  Tensor *in_ = nullptr, *out_ = nullptr;
+  reference::SoftmaxTables tables_;
+  int32_t outer_ = 0, depth_ = 0;
+};
+
 }  // namespace
 
 std::unique_ptr<OpKernel> MakeLutKernel(KernelContext& ctx) {
+  if (ctx.node().op_code == 25 /* SOFTMAX */) {
+    auto kernel = std::make_unique<SoftmaxLutKernel>();
+    if (!kernel->Prepare(ctx).ok()) return nullptr;
+    return kernel;
+  }
   if (!IsElementwise8Bit(ctx.node().op_code)) return nullptr;
   const Tensor* in = ctx.input(0);
   const Tensor* out = ctx.output(0);

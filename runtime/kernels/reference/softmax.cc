@@ -135,7 +135,70 @@ void SoftmaxImpl(const SoftmaxParams& p, int32_t outer, int32_t depth, const T* 
   }
 }
 
+template <typename T>
+void SoftmaxFromTables(const SoftmaxTables& t, int32_t outer, int32_t depth, const T* input, T* output) {
+  constexpr int32_t kOutMin = std::numeric_limits<T>::min();
+  constexpr int32_t kOutMax = std::numeric_limits<T>::max();
+  for (int32_t i = 0; i < outer; ++i) {
+    const T* in = input + static_cast<int64_t>(i) * depth;
+    T* out = output + static_cast<int64_t>(i) * depth;
+    T max_in_row = std::numeric_limits<T>::min();
+    for (int32_t c = 0; c < depth; ++c) max_in_row = std::max(max_in_row, in[c]);
+    // Wrapping addition is associative: the order of the terms is free.
+    uint32_t sum = 0;
+    for (int32_t c = 0; c < depth; ++c) {
+      sum += static_cast<uint32_t>(t.sum_term[static_cast<int32_t>(max_in_row) - static_cast<int32_t>(in[c])]);
+    }
+    int num_bits_over_unit = 0;
+    const int32_t shifted_scale =
+        GetReciprocal(static_cast<int32_t>(sum), kAccumulationIntegerBits, &num_bits_over_unit);
+    const int out_shift = num_bits_over_unit + 31 - static_cast<int>(sizeof(T) * 8);
+    if (depth < 256) {
+      for (int32_t c = 0; c < depth; ++c) {
+        const int32_t d = static_cast<int32_t>(max_in_row) - static_cast<int32_t>(in[c]);
+        const int32_t unsat = RoundingDivideByPOT(Mul(shifted_scale, t.exp[d]), out_shift);
+        out[c] = t.included[d] ? static_cast<T>(std::max(std::min(unsat + kOutMin, kOutMax), kOutMin))
+                               : static_cast<T>(kOutMin);
+      }
+      continue;
+    }
+    T row_table[256];
+    for (int d = 0; d < 256; ++d) {
+      if (!t.included[d]) {
+        row_table[d] = static_cast<T>(kOutMin);
+        continue;
+      }
+      const int32_t unsat = RoundingDivideByPOT(Mul(shifted_scale, t.exp[d]), out_shift);
+      row_table[d] = static_cast<T>(std::max(std::min(unsat + kOutMin, kOutMax), kOutMin));
+    }
+    for (int32_t c = 0; c < depth; ++c) {
+      out[c] = row_table[static_cast<int32_t>(max_in_row) - static_cast<int32_t>(in[c])];
+    }
+  }
+}
+
 }  // namespace
+
+void BuildSoftmaxTables(const SoftmaxParams& p, SoftmaxTables* t) {
+  for (int d = 0; d < 256; ++d) {
+    const int32_t diff = -d;
+    t->included[d] = diff >= p.diff_min;
+    t->exp[d] = 0;
+    t->sum_term[d] = 0;
+    if (!t->included[d]) continue;
+    const int32_t rescaled = Mul(ShiftLeftWrapping(diff, p.input_left_shift), p.input_multiplier);
+    t->exp[d] = ExpOnNegativeValues(rescaled);
+    t->sum_term[d] = MultiplyByPOT(t->exp[d], -kAccumulationIntegerBits);
+  }
+}
+
+void SoftmaxUInt8(const SoftmaxTables& t, int32_t outer, int32_t depth, const uint8_t* in, uint8_t* out) {
+  SoftmaxFromTables<uint8_t>(t, outer, depth, in, out);
+}
+
+void SoftmaxInt8(const SoftmaxTables& t, int32_t outer, int32_t depth, const int8_t* in, int8_t* out) {
+  SoftmaxFromTables<int8_t>(t, outer, depth, in, out);
+}
 
 bool PrepareSoftmax(double beta, double input_scale, SoftmaxParams* params) {
   const double real = std::min<double>(

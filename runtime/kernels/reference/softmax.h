@@ -25,6 +25,22 @@ bool PrepareSoftmax(double beta, double input_scale, SoftmaxParams* params);
 void SoftmaxUInt8(const SoftmaxParams& p, int32_t outer, int32_t depth, const uint8_t* in, uint8_t* out);
 void SoftmaxInt8(const SoftmaxParams& p, int32_t outer, int32_t depth, const int8_t* in, int8_t* out);
 
+/// Per input difference d = max − x (0..255): the exp term and its Q12.19
+/// share of the sum, exactly as SoftmaxImpl computes them (they depend on d
+/// alone), and whether d is within diff_min at all.
+struct SoftmaxTables {
+  int32_t exp[256];
+  int32_t sum_term[256];
+  bool included[256];
+};
+void BuildSoftmaxTables(const SoftmaxParams& p, SoftmaxTables* tables);
+
+/// SoftmaxUInt8 / SoftmaxInt8 from the tables: same bits, table lookups in
+/// place of the per-element fixed-point exp, and a 256-entry output table
+/// per row when rows are long.
+void SoftmaxUInt8(const SoftmaxTables& t, int32_t outer, int32_t depth, const uint8_t* in, uint8_t* out);
+void SoftmaxInt8(const SoftmaxTables& t, int32_t outer, int32_t depth, const int8_t* in, int8_t* out);
+
 }  // namespace lookout::runtime::reference
 
 #endif  // LOOKOUT_RUNTIME_KERNELS_REFERENCE_SOFTMAX_H_
