@@ -73,25 +73,44 @@ class TransposeKernel : public OpKernel {
     strides_.resize(rank);
     for (size_t i = 0; i < rank; ++i) strides_[i] = in_strides[static_cast<size_t>(perm_[i])];
     element_size_ = DataTypeSize(in_->type);
+    if (element_size_ != 1 && element_size_ != 2 && element_size_ != 4 && element_size_ != 8) {
+      return ctx.Error("input type %s is not supported", DataTypeName(in_->type).c_str());
+    }
     return {};
   }
   void Eval() override {
+    switch (element_size_) {
+      case 1: Run<uint8_t>(); break;
+      case 2: Run<uint16_t>(); break;
+      case 4: Run<uint32_t>(); break;
+      default: Run<uint64_t>(); break;  // 8-byte types; Prepare admits no others
+    }
+  }
+
+ private:
+  // Walks the output in order; the innermost output dimension is a strided
+  // gather from the input.
+  template <typename T>
+  void Run() {
     const size_t rank = perm_.size();
+    const T* in = reinterpret_cast<const T*>(in_->data);
+    T* out = reinterpret_cast<T*>(out_->data);
+    const int32_t inner = out_->shape[rank - 1];
+    const int64_t inner_stride = strides_[rank - 1];
+    const size_t outer = inner > 0 ? out_->elements / static_cast<size_t>(inner) : 0;
     std::array<int32_t, 6> index{};
-    const uint8_t* in = in_->data;
-    uint8_t* out = out_->data;
-    for (size_t n = 0; n < out_->elements; ++n) {
+    for (size_t n = 0; n < outer; ++n) {
       int64_t offset = 0;
-      for (size_t d = 0; d < rank; ++d) offset += index[d] * strides_[d];
-      std::memcpy(out + n * element_size_, in + static_cast<size_t>(offset) * element_size_, element_size_);
-      for (size_t d = rank; d-- > 0;) {
+      for (size_t d = 0; d + 1 < rank; ++d) offset += index[d] * strides_[d];
+      const T* src = in + offset;
+      for (int32_t k = 0; k < inner; ++k) *out++ = src[k * inner_stride];
+      for (size_t d = rank - 1; d-- > 0;) {
         if (++index[d] < out_->shape[d]) break;
         index[d] = 0;
       }
     }
   }
 
- private:
   Tensor *in_ = nullptr, *out_ = nullptr;
   std::vector<int32_t> perm_;
   std::vector<int64_t> strides_;
@@ -140,13 +159,18 @@ class PadKernel : public OpKernel {
   void Eval() override {
     std::memset(out_->data, pad_value_, out_->bytes);
     const int64_t row = in_dims_[3];
+    // Without padding on the last dimension, whole rows of the third are
+    // contiguous on both sides: one copy per row of W × C.
+    const bool merge = out_dims_[3] == in_dims_[3];
+    const int32_t cols = merge ? 1 : in_dims_[2];
+    const size_t copy = static_cast<size_t>(merge ? row * in_dims_[2] : row);
     for (int32_t a = 0; a < in_dims_[0]; ++a) {
       for (int32_t b = 0; b < in_dims_[1]; ++b) {
-        for (int32_t c = 0; c < in_dims_[2]; ++c) {
+        for (int32_t c = 0; c < cols; ++c) {
           const int64_t src = ((static_cast<int64_t>(a) * in_dims_[1] + b) * in_dims_[2] + c) * row;
           const int64_t dst = ((static_cast<int64_t>(a + before_[0]) * out_dims_[1] + b + before_[1]) *
                                    out_dims_[2] + c + before_[2]) * out_dims_[3] + before_[3];
-          std::memcpy(out_->data + dst, in_->data + src, static_cast<size_t>(row));
+          std::memcpy(out_->data + dst, in_->data + src, copy);
         }
       }
     }
