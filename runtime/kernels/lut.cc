@@ -1,9 +1,14 @@
 // Lookup-table kernels for 8-bit element-wise ops. An op whose output
 // element depends only on the matching input element, with per-tensor
-// quantization, is a function of one byte: the node's own reference kernel
+// quantization (HARD_SWISH, QUANTIZE, ADD or MUL with a constant scalar), is
+// a function of one byte: the node's own reference kernel
 // is run once over all 256 input values at Prepare, and Eval is one table
 // load per element. Exact by construction, and several times faster than
 // the fixed-point arithmetic it replaces (HARD_SWISH in particular).
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <array>
 #include <memory>
 #include <vector>
@@ -19,15 +24,47 @@ bool IsElementwise8Bit(int32_t op_code) {
   return op_code == 117 /* HARD_SWISH */ || op_code == 114 /* QUANTIZE */;
 }
 
+bool IsBinary(int32_t op_code) { return op_code == 0 /* ADD */ || op_code == 18 /* MUL */; }
+
+#if defined(__x86_64__)
+// 64 lookups at a time: two 128-byte permutes (VBMI) over the table's halves,
+// picked by each index's top bit. In place (out == in) is fine.
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void LookupVbmi(const uint8_t* table, const uint8_t* in,
+                                                                      uint8_t* out, size_t n) {
+  const __m512i t0 = _mm512_loadu_si512(table);
+  const __m512i t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128);
+  const __m512i t3 = _mm512_loadu_si512(table + 192);
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512i idx = _mm512_loadu_si512(in + i);
+    const __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1);
+    const __m512i hi = _mm512_permutex2var_epi8(t2, idx, t3);
+    _mm512_storeu_si512(out + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi));
+  }
+  if (i < n) {
+    const __mmask64 m = (~uint64_t{0}) >> (64 - (n - i));
+    const __m512i idx = _mm512_maskz_loadu_epi8(m, in + i);
+    const __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1);
+    const __m512i hi = _mm512_permutex2var_epi8(t2, idx, t3);
+    _mm512_mask_storeu_epi8(out + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi));
+  }
+}
+#endif
+
 class LutKernel : public OpKernel {
  public:
-  Status Prepare(KernelContext& ctx) override {
-    in_ = ctx.input(0);
+  Status Prepare(KernelContext&) override { return {}; }  // done by the overload below
+
+  // `variable`: the input that varies; a binary op's other input is a
+  // constant scalar (`constant`, else null).
+  Status Prepare(KernelContext& ctx, Tensor* variable, const Tensor* constant, size_t constant_slot) {
+    in_ = variable;
     out_ = ctx.output(0);
     // A one-node graph over the 256 byte values, with the node's types and
     // quantization.
     std::array<uint8_t, 256> in_bytes{}, out_bytes{};
-    std::vector<Tensor> tensors(2);
+    std::vector<Tensor> tensors(constant != nullptr ? 3 : 2);
     tensors[0] = *in_;
     tensors[1] = *out_;
     for (Tensor& t : tensors) {
@@ -37,6 +74,7 @@ class LutKernel : public OpKernel {
     }
     tensors[0].data = in_bytes.data();
     tensors[1].data = out_bytes.data();
+    if (constant != nullptr) tensors[2] = *constant;
     for (int v = 0; v < 256; ++v) in_bytes[static_cast<size_t>(v)] = static_cast<uint8_t>(v);
     Node node;
     node.index = ctx.node().index;
@@ -45,6 +83,7 @@ class LutKernel : public OpKernel {
     node.op_name = ctx.node().op_name;
     node.op = ctx.op();
     node.inputs = {0};
+    if (constant != nullptr) node.inputs = constant_slot == 0 ? std::vector<int32_t>{2, 0} : std::vector<int32_t>{0, 2};
     node.outputs = {1};
     auto kernel = CreateKernel(node.op_code, node.version);
     if (!kernel.ok()) return kernel.status();
@@ -57,6 +96,12 @@ class LutKernel : public OpKernel {
   }
 
   void Eval() override {
+#if defined(__x86_64__)
+    if (vbmi_) {
+      LookupVbmi(table_.data(), in_->data, out_->data, in_->elements);
+      return;
+    }
+#endif
     const uint8_t* in = in_->data;
     uint8_t* out = out_->data;
     const size_t n = in_->elements;
@@ -66,7 +111,10 @@ class LutKernel : public OpKernel {
 
  private:
   Tensor *in_ = nullptr, *out_ = nullptr;
-  std::array<uint8_t, 256> table_{};
+  alignas(64) std::array<uint8_t, 256> table_{};
+#if defined(__x86_64__)
+  bool vbmi_ = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
+#endif
 };
 
 // SOFTMAX: each element's exp term depends only on its distance below the
@@ -110,16 +158,32 @@ std::unique_ptr<OpKernel> MakeLutKernel(KernelContext& ctx) {
     if (!kernel->Prepare(ctx).ok()) return nullptr;
     return kernel;
   }
-  if (!IsElementwise8Bit(ctx.node().op_code)) return nullptr;
-  const Tensor* in = ctx.input(0);
-  const Tensor* out = ctx.output(0);
-  if (in == nullptr || out == nullptr || ctx.num_inputs() != 1) return nullptr;
-  const auto is8 = [](const Tensor& t) {
-    return (t.type == DataType::kUInt8 || t.type == DataType::kInt8) && t.quantization.scale.size() == 1;
+  const auto is8 = [](const Tensor* t) {
+    return t != nullptr && (t->type == DataType::kUInt8 || t->type == DataType::kInt8) &&
+           t->quantization.scale.size() == 1;
   };
-  if (!is8(*in) || !is8(*out) || in->elements != out->elements) return nullptr;
+  Tensor* out = ctx.output(0);
+  Tensor* variable = nullptr;
+  const Tensor* constant = nullptr;
+  size_t constant_slot = 0;
+  if (IsElementwise8Bit(ctx.node().op_code) && ctx.num_inputs() == 1) {
+    variable = ctx.input(0);
+  } else if (IsBinary(ctx.node().op_code) && ctx.num_inputs() == 2) {
+    // x op c with c a constant scalar is a function of x alone.
+    for (size_t k = 0; k < 2; ++k) {
+      Tensor* a = ctx.input(k);
+      Tensor* b = ctx.input(1 - k);
+      if (a != nullptr && b != nullptr && !a->is_constant && b->is_constant && b->elements == 1) {
+        variable = a;
+        constant = b;
+        constant_slot = 1 - k;
+      }
+    }
+  }
+  if (!is8(variable) || !is8(out) || variable->elements != out->elements) return nullptr;
+  if (constant != nullptr && !is8(constant)) return nullptr;
   auto kernel = std::make_unique<LutKernel>();
-  if (!kernel->Prepare(ctx).ok()) return nullptr;
+  if (!kernel->Prepare(ctx, variable, constant, constant_slot).ok()) return nullptr;
   return kernel;
 }
 

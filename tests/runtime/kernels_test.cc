@@ -3,6 +3,7 @@
 // and Invoke all take part.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -309,5 +310,29 @@ TEST_CASE("the tabulated SOFTMAX gives the reference kernel's bits", "[kernels]"
         }
       }
     }
+  }
+}
+
+TEST_CASE("ADD of a constant scalar saturates as integer addition on every backend", "[kernels]") {
+  // Equal scales 0.5, zero point 0 everywhere; the constant is 3.0 (q = 6):
+  // out = min(q + 6, 255). 300 elements: a vector tail on the fast path.
+  lt::ModelBuilder b;
+  const int32_t in = b.AddUInt8("in", {1, 300}, 0.5f, 0);
+  const int32_t three = b.AddUInt8("three", {}, 0.5f, 0, {6});
+  const int32_t out = b.AddUInt8("out", {1, 300}, 0.5f, 0);
+  b.AddOperator(lt::op::kAdd, {in, three}, {out}, lt::AddOptions());
+  b.SetInputs({in});
+  b.SetOutputs({out});
+  const auto model = b.Build();
+  std::vector<uint8_t> input(300), expected(300);
+  for (int i = 0; i < 300; ++i) {
+    input[static_cast<size_t>(i)] = static_cast<uint8_t>((i * 7) % 256);
+    expected[static_cast<size_t>(i)] = static_cast<uint8_t>(std::min((i * 7) % 256 + 6, 255));
+  }
+  for (const auto backend : {lr::Backend::kReference, lr::Backend::kXnnpack}) {
+    const auto r = lt::RunModel(model, {input}, backend);
+    INFO(lr::BackendName(backend) << ": " << r.error);
+    REQUIRE(r.error.empty());
+    CHECK(r.outputs[0] == expected);
   }
 }
