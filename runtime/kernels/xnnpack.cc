@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "kernels/kernel_util.h"
+#include "kernels/depthwise.h"
+#include "kernels/pointwise.h"
 #include "kernels/reference/quantization.h"
 #include "src/graph.h"
 #include "tflite_schema_generated.h"
@@ -357,6 +359,9 @@ bool InitializeXnnpack() {
 }
 
 std::unique_ptr<OpKernel> MakeXnnpackKernel(KernelContext& ctx, pthreadpool_t pool) {
+  // Lookout's own kernels first where they beat XNNPACK (same outputs).
+  if (std::unique_ptr<OpKernel> own = MakePointwiseKernel(ctx, pool)) return own;
+  if (std::unique_ptr<OpKernel> own = MakeDepthwiseKernel(ctx, pool)) return own;
   if (!InitializeXnnpack()) return nullptr;
   switch (ctx.node().op_code) {
     case 3: return Conv2D(ctx, pool);

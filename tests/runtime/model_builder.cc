@@ -20,11 +20,13 @@ OptionsFn Conv2DOptions(tflite::Padding padding, int32_t stride_w, int32_t strid
 }
 
 OptionsFn DepthwiseConv2DOptions(tflite::Padding padding, int32_t stride_w, int32_t stride_h,
-                                 int32_t depth_multiplier, tflite::ActivationFunctionType activation) {
+                                 int32_t depth_multiplier, tflite::ActivationFunctionType activation,
+                                 int32_t dilation_w, int32_t dilation_h) {
   return [=](flatbuffers::FlatBufferBuilder& fbb) {
     return std::make_pair(tflite::BuiltinOptions::DepthwiseConv2DOptions,
                           tflite::CreateDepthwiseConv2DOptions(fbb, padding, stride_w, stride_h,
-                                                               depth_multiplier, activation)
+                                                               depth_multiplier, activation, dilation_w,
+                                                               dilation_h)
                               .Union());
   };
 }

@@ -50,7 +50,8 @@ OptionsFn Conv2DOptions(tflite::Padding padding, int32_t stride_w, int32_t strid
                         int32_t dilation_w = 1, int32_t dilation_h = 1);
 OptionsFn DepthwiseConv2DOptions(tflite::Padding padding, int32_t stride_w, int32_t stride_h,
                                  int32_t depth_multiplier,
-                                 tflite::ActivationFunctionType activation = tflite::ActivationFunctionType::NONE);
+                                 tflite::ActivationFunctionType activation = tflite::ActivationFunctionType::NONE,
+                                 int32_t dilation_w = 1, int32_t dilation_h = 1);
 OptionsFn Pool2DOptions(tflite::Padding padding, int32_t stride_w, int32_t stride_h,
                         int32_t filter_w, int32_t filter_h,
                         tflite::ActivationFunctionType activation = tflite::ActivationFunctionType::NONE);

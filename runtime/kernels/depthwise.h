@@ -1,0 +1,28 @@
+// Lookout's own DEPTHWISE_CONV_2D for AVX-512: 16 channels per vector.
+#ifndef LOOKOUT_RUNTIME_KERNELS_DEPTHWISE_H_
+#define LOOKOUT_RUNTIME_KERNELS_DEPTHWISE_H_
+
+#include <pthreadpool.h>
+
+#include <memory>
+
+#include "src/graph.h"
+
+namespace lookout::runtime::internal {
+
+/// A kernel (backend "lookout") for a DEPTHWISE_CONV_2D with depth
+/// multiplier 1 on uint8 / int8 (per-tensor or per-channel) NHWC tensors,
+/// any window, stride, dilation and padding, when the CPU has AVX-512
+/// (F + BW); nullptr otherwise (other CPUs, depth multiplier > 1, or
+/// OwnKernelDisabled("depthwise")). The node must already have passed its reference
+/// kernel's Prepare(). Outputs are byte for byte what XNNPACK's operator for
+/// the node computes: exact int32 accumulation, then fp32 requantization,
+/// float(acc) × (input_scale × filter_scale[c] / output_scale) in float,
+/// rounded to nearest even, plus the output zero point, clamped to the
+/// fused activation's range. Rows of the output are split over `pool`
+/// (null: one thread).
+std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t pool);
+
+}  // namespace lookout::runtime::internal
+
+#endif  // LOOKOUT_RUNTIME_KERNELS_DEPTHWISE_H_

@@ -1,0 +1,219 @@
+// Lookout's own DEPTHWISE_CONV_2D kernel (backend "lookout",
+// kernels/depthwise.cc) against XNNPACK's operator for the same node
+// (LOOKOUT_NO_OWN_KERNELS=1): byte for byte equal over a sweep of shapes,
+// windows, strides, dilations, paddings and quantizations, and within 1 LSB
+// of a double-precision depthwise convolution written here.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lookout/runtime/interpreter.h"
+#include "lookout/runtime/model.h"
+#include "runtime/model_builder.h"
+
+namespace lt = lookout::testing;
+namespace lr = lookout::runtime;
+using tflite::ActivationFunctionType;
+using tflite::Padding;
+
+namespace {
+
+struct Case {
+  int32_t h, w, c, kh, kw, stride, dilation;
+  Padding padding;
+  bool int8;
+  bool bias;
+  ActivationFunctionType activation;
+};
+
+struct Built {
+  std::vector<uint8_t> model;
+  int32_t out_h, out_w;
+  std::vector<uint8_t> filter;  // raw bytes, [kh][kw][c]
+  std::vector<int32_t> bias;
+  std::vector<float> filter_scale;
+  int32_t filter_zp;
+};
+
+constexpr float kInScale = 0.02f, kOutScale = 0.05f;
+constexpr int32_t kInZpU8 = 121, kOutZpU8 = 109, kInZpS8 = -7, kOutZpS8 = 5;
+
+int32_t OutSize(Padding padding, int32_t in, int32_t k, int32_t stride, int32_t dilation) {
+  const int32_t effective = (k - 1) * dilation + 1;
+  return padding == Padding::SAME ? (in + stride - 1) / stride : (in - effective + stride) / stride;
+}
+
+Built Build(const Case& k, std::mt19937& rng) {
+  Built b;
+  b.out_h = OutSize(k.padding, k.h, k.kh, k.stride, k.dilation);
+  b.out_w = OutSize(k.padding, k.w, k.kw, k.stride, k.dilation);
+  std::uniform_int_distribution<int> byte(0, 255), bias(-3000, 3000);
+  const size_t taps = static_cast<size_t>(k.kh * k.kw * k.c);
+  b.filter.resize(taps);
+  for (auto& v : b.filter) v = static_cast<uint8_t>(k.int8 ? byte(rng) % 255 - 127 : byte(rng));
+  if (k.bias) {
+    b.bias.resize(static_cast<size_t>(k.c));
+    for (auto& v : b.bias) v = bias(rng);
+  }
+  lt::ModelBuilder m;
+  int32_t in, filter, out;
+  if (k.int8) {
+    b.filter_zp = 0;
+    for (int32_t c = 0; c < k.c; ++c) b.filter_scale.push_back(0.01f + 0.003f * static_cast<float>(c % 7));
+    in = m.AddInt8("in", {1, k.h, k.w, k.c}, kInScale, kInZpS8);
+    filter = m.AddTensor("filter", {1, k.kh, k.kw, k.c}, tflite::TensorType::INT8,
+                         {b.filter_scale, std::vector<int64_t>(static_cast<size_t>(k.c), 0), 3}, b.filter);
+    out = m.AddInt8("out", {1, b.out_h, b.out_w, k.c}, kOutScale, kOutZpS8);
+  } else {
+    b.filter_zp = 131;
+    b.filter_scale = {0.015f};
+    in = m.AddUInt8("in", {1, k.h, k.w, k.c}, kInScale, kInZpU8);
+    filter = m.AddUInt8("filter", {1, k.kh, k.kw, k.c}, 0.015f, b.filter_zp, b.filter);
+    out = m.AddUInt8("out", {1, b.out_h, b.out_w, k.c}, kOutScale, kOutZpU8);
+  }
+  const int32_t bias_tensor = k.bias ? m.AddInt32("bias", {k.c}, b.bias) : -1;
+  m.AddOperator(lt::op::kDepthwiseConv2D, {in, filter, bias_tensor}, {out},
+                lt::DepthwiseConv2DOptions(k.padding, k.stride, k.stride, 1, k.activation, k.dilation, k.dilation),
+                k.int8 ? 3 : 1);
+  m.SetInputs({in});
+  m.SetOutputs({out});
+  b.model = m.Build();
+  return b;
+}
+
+// Straight from the definition, in double: Σ (x − zx)(w − zw) + bias,
+// scaled by in × filter / out, rounded, plus the output zero point.
+std::vector<int> Expected(const Case& k, const Built& b, const std::vector<uint8_t>& input) {
+  const int32_t in_zp = k.int8 ? kInZpS8 : kInZpU8, out_zp = k.int8 ? kOutZpS8 : kOutZpU8;
+  const auto value = [&](uint8_t byte) { return k.int8 ? static_cast<int>(static_cast<int8_t>(byte)) : static_cast<int>(byte); };
+  const int32_t pad_h = k.padding == Padding::SAME
+                            ? std::max(0, ((b.out_h - 1) * k.stride + (k.kh - 1) * k.dilation + 1 - k.h) / 2)
+                            : 0;
+  const int32_t pad_w = k.padding == Padding::SAME
+                            ? std::max(0, ((b.out_w - 1) * k.stride + (k.kw - 1) * k.dilation + 1 - k.w) / 2)
+                            : 0;
+  int lo = k.int8 ? -128 : 0, hi = k.int8 ? 127 : 255;
+  if (k.activation == ActivationFunctionType::RELU6) {
+    lo = std::max(lo, out_zp);
+    hi = std::min(hi, out_zp + static_cast<int>(std::round(6.0 / kOutScale)));
+  }
+  std::vector<int> out;
+  for (int32_t oy = 0; oy < b.out_h; ++oy) {
+    for (int32_t ox = 0; ox < b.out_w; ++ox) {
+      for (int32_t c = 0; c < k.c; ++c) {
+        int64_t acc = k.bias ? b.bias[static_cast<size_t>(c)] : 0;
+        for (int32_t ky = 0; ky < k.kh; ++ky) {
+          for (int32_t kx = 0; kx < k.kw; ++kx) {
+            const int32_t iy = oy * k.stride - pad_h + ky * k.dilation;
+            const int32_t ix = ox * k.stride - pad_w + kx * k.dilation;
+            if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w) continue;
+            const int x = value(input[static_cast<size_t>((iy * k.w + ix) * k.c + c)]);
+            const int w = value(b.filter[static_cast<size_t>((ky * k.kw + kx) * k.c + c)]);
+            acc += static_cast<int64_t>(x - in_zp) * (w - b.filter_zp);
+          }
+        }
+        const double scale = static_cast<double>(kInScale) *
+                             static_cast<double>(b.filter_scale[b.filter_scale.size() > 1 ? static_cast<size_t>(c) : 0]) /
+                             static_cast<double>(kOutScale);
+        const double q = std::round(static_cast<double>(acc) * scale) + out_zp;
+        out.push_back(static_cast<int>(std::clamp(q, static_cast<double>(lo), static_cast<double>(hi))));
+      }
+    }
+  }
+  return out;
+}
+
+struct Output {
+  std::string error, backend;
+  std::vector<uint8_t> bytes;
+};
+
+Output RunNode(const std::vector<uint8_t>& model_bytes, const std::vector<uint8_t>& input, bool own, int threads) {
+  Output r;
+  setenv("LOOKOUT_NO_OWN_KERNELS", own ? "0" : "1", 1);
+  auto model = lr::Model::FromBuffer(model_bytes);
+  lr::InterpreterOptions options;
+  options.num_threads = threads;
+  auto interpreter = model.ok() ? lr::Interpreter::Create(*model, options)
+                                : lr::Result<std::unique_ptr<lr::Interpreter>>(model.status());
+  lr::Status status = interpreter.ok() ? (*interpreter)->AllocateTensors() : interpreter.status();
+  unsetenv("LOOKOUT_NO_OWN_KERNELS");
+  if (!status.ok()) {
+    r.error = status.message();
+    return r;
+  }
+  auto& interp = **interpreter;
+  r.backend = interp.node_details(0).backend;
+  auto in = interp.input_data(0);
+  std::copy(input.begin(), input.end(), in.begin());
+  status = interp.Invoke();
+  if (!status.ok()) {
+    r.error = status.message();
+    return r;
+  }
+  auto out = interp.output_data(0);
+  r.bytes.assign(out.begin(), out.end());
+  return r;
+}
+
+bool CpuHasAvx512() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl");
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+TEST_CASE("own DEPTHWISE_CONV_2D equals XNNPACK's and the definition", "[kernels][depthwise]") {
+  std::mt19937 rng(20261129);
+  std::vector<Case> cases;
+  for (const bool int8 : {false, true}) {
+    for (const int32_t c : {1, 5, 16, 23, 40}) {
+      cases.push_back({9, 11, c, 3, 3, 1, 1, Padding::SAME, int8, true, ActivationFunctionType::RELU6});
+      cases.push_back({9, 11, c, 3, 3, 2, 1, Padding::SAME, int8, true, ActivationFunctionType::NONE});
+      cases.push_back({10, 7, c, 3, 3, 1, 1, Padding::VALID, int8, false, ActivationFunctionType::NONE});
+      cases.push_back({8, 13, c, 3, 3, 2, 1, Padding::VALID, int8, true, ActivationFunctionType::RELU6});
+    }
+    cases.push_back({6, 6, 17, 5, 5, 1, 1, Padding::SAME, int8, true, ActivationFunctionType::NONE});
+    cases.push_back({12, 12, 8, 3, 3, 1, 2, Padding::SAME, int8, true, ActivationFunctionType::NONE});
+    cases.push_back({7, 5, 33, 2, 1, 1, 1, Padding::VALID, int8, true, ActivationFunctionType::NONE});
+    cases.push_back({1, 1, 20, 3, 3, 1, 1, Padding::SAME, int8, true, ActivationFunctionType::NONE});
+    cases.push_back({3, 64, 16, 3, 3, 1, 1, Padding::SAME, int8, true, ActivationFunctionType::RELU6});
+  }
+  for (const Case& k : cases) {
+    const Built b = Build(k, rng);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::vector<uint8_t> input(static_cast<size_t>(k.h * k.w * k.c));
+    for (auto& v : input) v = static_cast<uint8_t>(byte(rng));
+    INFO("h " << k.h << " w " << k.w << " c " << k.c << " kernel " << k.kh << "x" << k.kw << " stride " << k.stride
+              << " dilation " << k.dilation << (k.padding == Padding::SAME ? " SAME" : " VALID")
+              << (k.int8 ? " int8 per-channel" : " uint8"));
+    const Output own = RunNode(b.model, input, true, 1);
+    const Output own2 = RunNode(b.model, input, true, 2);
+    const Output xnn = RunNode(b.model, input, false, 1);
+    INFO(own.error << xnn.error);
+    REQUIRE(own.error.empty());
+    REQUIRE(xnn.error.empty());
+    if (CpuHasAvx512()) CHECK(own.backend == "lookout");
+    CHECK(xnn.backend == "xnnpack");
+    CHECK(own.bytes == xnn.bytes);
+    CHECK(own2.bytes == own.bytes);
+    const auto expected = Expected(k, b, input);
+    REQUIRE(expected.size() == own.bytes.size());
+    int worst = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const int got = k.int8 ? static_cast<int>(static_cast<int8_t>(own.bytes[i])) : static_cast<int>(own.bytes[i]);
+      worst = std::max(worst, std::abs(got - expected[i]));
+    }
+    CHECK(worst <= 1);
+  }
+}
