@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -502,4 +503,30 @@ TEST_CASE("every unsupported op of a model is named, not just the first", "[mode
   REQUIRE(problems.size() == 2);
   CHECK_THAT(problems[0], Contains("node 0") && Contains("SUB"));
   CHECK_THAT(problems[1], Contains("node 1") && Contains("HARD_SWISH") && Contains("version 7"));
+}
+
+TEST_CASE("a model file is mapped read-only, not copied", "[model]") {
+  // The model's bytes must lie inside a mapping of the file itself
+  // (/proc/self/maps names it), so weights are paged in from the file and
+  // shared, never duplicated on the heap.
+  const fs::path path = lt::SharedDir() / "models" / "mobilenet_v1_0.25_128_quant.tflite";
+  auto model = lr::Model::FromFile(path.string());
+  REQUIRE(model.ok());
+  const auto address = reinterpret_cast<uintptr_t>((*model)->bytes().data());
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  bool found = false;
+  while (std::getline(maps, line)) {
+    uintptr_t begin = 0, end = 0;
+    char perms[8] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s", &begin, &end, perms) != 3) continue;
+    if (address >= begin && address < end) {
+      found = line.find(fs::canonical(path).string()) != std::string::npos;
+      CHECK(perms[0] == 'r');
+      CHECK(perms[1] == '-');  // not writable
+      break;
+    }
+  }
+  CHECK(found);
+  CHECK((*model)->bytes().size() == fs::file_size(path));
 }
