@@ -19,7 +19,9 @@ namespace lookout::runtime::internal {
 /// the node computes: exact int32 accumulation, then fp32 requantization,
 /// float(acc) × (input_scale × filter_scale[c] / output_scale) in float,
 /// rounded to nearest even, plus the output zero point, clamped to the
-/// fused activation's range. Rows of the output are split over `pool`
+/// fused activation's range. 3x3 windows with dilation 1 use VNNI dot
+/// products (vpdpbusd) where the CPU also has avx512vnni and avx512vbmi,
+/// the same arithmetic exactly. Rows of the output are split over `pool`
 /// (null: one thread).
 std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t pool);
 

@@ -30,6 +30,10 @@ struct Case {
   bool int8;
   bool bias;
   ActivationFunctionType activation;
+  // uint8 only: the filter's zero point and the range of its bytes (the
+  // VNNI 3x3 path takes channels whose w − zw all fit int8 differently).
+  int32_t filter_zp_u8 = 131;
+  int filter_lo = 0, filter_hi = 255;
 };
 
 struct Built {
@@ -56,7 +60,8 @@ Built Build(const Case& k, std::mt19937& rng) {
   std::uniform_int_distribution<int> byte(0, 255), bias(-3000, 3000);
   const size_t taps = static_cast<size_t>(k.kh * k.kw * k.c);
   b.filter.resize(taps);
-  for (auto& v : b.filter) v = static_cast<uint8_t>(k.int8 ? byte(rng) % 255 - 127 : byte(rng));
+  std::uniform_int_distribution<int> filter_byte(k.filter_lo, k.filter_hi);
+  for (auto& v : b.filter) v = static_cast<uint8_t>(k.int8 ? byte(rng) % 255 - 127 : filter_byte(rng));
   if (k.bias) {
     b.bias.resize(static_cast<size_t>(k.c));
     for (auto& v : b.bias) v = bias(rng);
@@ -71,7 +76,7 @@ Built Build(const Case& k, std::mt19937& rng) {
                          {b.filter_scale, std::vector<int64_t>(static_cast<size_t>(k.c), 0), 3}, b.filter);
     out = m.AddInt8("out", {1, b.out_h, b.out_w, k.c}, kOutScale, kOutZpS8);
   } else {
-    b.filter_zp = 131;
+    b.filter_zp = k.filter_zp_u8;
     b.filter_scale = {0.015f};
     in = m.AddUInt8("in", {1, k.h, k.w, k.c}, kInScale, kInZpU8);
     filter = m.AddUInt8("filter", {1, k.kh, k.kw, k.c}, 0.015f, b.filter_zp, b.filter);
@@ -188,6 +193,33 @@ TEST_CASE("own DEPTHWISE_CONV_2D equals XNNPACK's and the definition", "[kernels
     cases.push_back({7, 5, 33, 2, 1, 1, 1, Padding::VALID, int8, true, ActivationFunctionType::NONE});
     cases.push_back({1, 1, 20, 3, 3, 1, 1, Padding::SAME, int8, true, ActivationFunctionType::NONE});
     cases.push_back({3, 64, 16, 3, 3, 1, 1, Padding::SAME, int8, true, ActivationFunctionType::RELU6});
+    // 3x3, dilation 1 (the VNNI path where the CPU has it): widths that end
+    // the four-output loops at every remainder, tiny images whose windows
+    // cross both edges, both strides and paddings, channel tails.
+    for (const int32_t w : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 19, 22, 30}) {
+      for (const int32_t stride : {1, 2, 3}) {
+        for (const Padding padding : {Padding::SAME, Padding::VALID}) {
+          if (padding == Padding::VALID && w < 3) continue;
+          const int32_t c = w % 3 == 0 ? 16 : w % 3 == 1 ? 37 : 48;
+          const int32_t h = 1 + (w + stride) % 6;
+          if (padding == Padding::VALID && h < 3) continue;
+          cases.push_back({h, w, c, 3, 3, stride, 1, padding, int8, w % 2 == 0,
+                           w % 4 < 2 ? ActivationFunctionType::RELU6 : ActivationFunctionType::NONE});
+        }
+      }
+    }
+  }
+  // uint8 filters: all w − zw within int8 (zero point 0, 1, 255 or a narrow
+  // range), or not (zero point 0: the generic path; else w − 128 and a
+  // column sum).
+  for (const int32_t zp : {0, 1, 64, 131, 255}) {
+    for (const int32_t stride : {1, 2}) {
+      cases.push_back({7, 13, 40, 3, 3, stride, 1, Padding::SAME, false, true, ActivationFunctionType::NONE, zp, 0, 255});
+      cases.push_back({6, 10, 21, 3, 3, stride, 1, Padding::SAME, false, true, ActivationFunctionType::RELU6, zp,
+                       std::max(0, zp - 128), std::min(255, zp + 127)});
+      cases.push_back({5, 12, 33, 3, 3, stride, 1, Padding::VALID, false, false, ActivationFunctionType::NONE, zp,
+                       std::max(0, zp - 60), std::min(255, zp + 60)});
+    }
   }
   for (const Case& k : cases) {
     const Built b = Build(k, rng);
