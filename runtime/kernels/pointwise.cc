@@ -87,7 +87,9 @@ bool OwnKernelDisabled(const char* name) {
 // variable, which -Wuninitialized reports at every inlined use.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // a GCC-only warning: clang rejects the unknown group
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 namespace {
 
 #define LOOKOUT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
@@ -110,14 +112,17 @@ struct TileArgs {
   size_t groups;           // whole groups of 4 input channels
   size_t tail;             // input channels after them, 0..3
   const uint8_t* weights;  // the block's packed weights
-  const int32_t* corr;     // per pixel: c * row sum
+  const int32_t* corr;     // per pixel: c * row sum (unless kRowSum)
+  int32_t row_coeff;       // c, for kRowSum
   const int32_t* bias;     // per channel, from the block's first
   const float* scale;      // per channel, from the block's first
   uint8_t* output;         // the tile's first pixel, the block's first channel
   size_t output_stride;    // OC
   size_t channels;         // valid channels of the block, 1..16 * vectors
   int32_t zero_point;
-  float lo, hi;            // activation range less the output zero point
+  float hi;                // act_max less the output zero point
+  int32_t act_min;
+  bool signed_out;         // int8 output
 };
 using TileFn = void (*)(const TileArgs&);
 
@@ -148,22 +153,53 @@ inline int32_t LoadPart(const uint8_t* p, size_t n) {
   return x;
 }
 
-// Requantizes one vector of 16 accumulators and stores its valid bytes.
-LOOKOUT_VNNI inline __attribute__((always_inline)) void Store(__m512i acc, __m512 scale, __m512 lo,
-                                                              __m512 hi, __m512i zero_point,
-                                                              __mmask16 mask, uint8_t* out) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
-  f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-  const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zero_point);
-  _mm_mask_storeu_epi8(out, mask, _mm512_cvtepi32_epi8(q));
+// Requantization of four vectors of 16 accumulators into 64 bytes, in
+// order: float(acc) * scale, at most hi (so that the conversion cannot
+// overflow), rounded to nearest even; then narrowed with signed saturation
+// to int16, + zero point (saturating), narrowed to bytes with saturation and
+// raised to act_min. Every saturation is monotone and act_min, act_max lie
+// inside the byte range, so this is clamp(round(f), lo, hi) + zero point, as
+// XNNPACK computes it. The packs interleave 128-bit lanes: lane i holds
+// 4 bytes of each vector in turn, which a dword permute puts back in order.
+struct Requant {
+  __m512 hi;
+  __m512i zero_point16, act_min8, unpack;
+  bool signed_out;
+};
+
+constexpr std::array<int32_t, 16> UnpackIndex() {
+  std::array<int32_t, 16> index{};
+  for (int32_t d = 0; d < 16; ++d) index[static_cast<size_t>(d)] = 4 * (d % 4) + d / 4;  // vector d / 4, lane d % 4
+  return index;
+}
+alignas(64) constexpr std::array<int32_t, 16> kUnpackIndex = UnpackIndex();
+
+LOOKOUT_VNNI inline __attribute__((always_inline)) __m512i ScaleRound(__m512i acc, __m512 scale, __m512 hi) {
+  return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale), hi));
+}
+
+LOOKOUT_VNNI inline __attribute__((always_inline)) __m512i Pack4(__m512i a0, __m512i a1, __m512i a2,
+                                                                 __m512i a3, const __m512* scales,
+                                                                 const Requant& r) {
+  const __m512i p01 = _mm512_adds_epi16(
+      _mm512_packs_epi32(ScaleRound(a0, scales[0], r.hi), ScaleRound(a1, scales[1], r.hi)), r.zero_point16);
+  const __m512i p23 = _mm512_adds_epi16(
+      _mm512_packs_epi32(ScaleRound(a2, scales[2], r.hi), ScaleRound(a3, scales[3], r.hi)), r.zero_point16);
+  const __m512i bytes = r.signed_out ? _mm512_max_epi8(_mm512_packs_epi16(p01, p23), r.act_min8)
+                                     : _mm512_max_epu8(_mm512_packus_epi16(p01, p23), r.act_min8);
+  return _mm512_permutexvar_epi32(r.unpack, bytes);
 }
 
 // M pixels x V vectors of output channels (M <= 8, V <= 4). The
 // accumulators are named variables, not an array: GCC keeps those in zmm
 // registers, where it spills an array's elements around every vpdpbusd.
+// kRowSum (unsigned activations, no tail): the row sums come from one more
+// vpdpbusd per pixel and group, against a vector of ones, and c * row sum is
+// added at the end (t.corr is not read).
 #define LOOKOUT_FOR_PIXELS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-template <int M, int V, bool kSigned>
+template <int M, int V, bool kSigned, bool kRowSum>
 LOOKOUT_VNNI void Tile(const TileArgs& t) {
+  static_assert(!(kSigned && kRowSum));
   static_assert(M >= 1 && M <= 8 && V >= 1 && V <= 4);
   const __m512i zero = _mm512_setzero_si512();
   // Accumulators start at bias + c * row sum.
@@ -172,7 +208,8 @@ LOOKOUT_VNNI void Tile(const TileArgs& t) {
   const __m512i b2 = V > 2 ? _mm512_loadu_si512(t.bias + 32) : zero;
   const __m512i b3 = V > 3 ? _mm512_loadu_si512(t.bias + 48) : zero;
 #define LOOKOUT_INIT(m)                                                   \
-  const __m512i r##m = _mm512_set1_epi32(M > m ? t.corr[m] : 0);          \
+  const __m512i r##m = _mm512_set1_epi32(M > m && !kRowSum ? t.corr[m] : 0); \
+  __m512i s##m = zero;                                                     \
   __m512i a##m##0 = _mm512_add_epi32(b0, r##m);                           \
   __m512i a##m##1 = _mm512_add_epi32(b1, r##m);                           \
   __m512i a##m##2 = _mm512_add_epi32(b2, r##m);                           \
@@ -184,6 +221,7 @@ LOOKOUT_VNNI void Tile(const TileArgs& t) {
   const uint8_t* in = t.input;
   const size_t stride = t.input_stride;
   __m512i w0, w1 = zero, w2 = zero, w3 = zero;
+  const __m512i ones = _mm512_set1_epi8(1);
 #define LOOKOUT_STEP(m)                                                   \
   if constexpr (M > m) {                                                  \
     const __m512i x = _mm512_set1_epi32(Load4(in + m * stride));          \
@@ -191,6 +229,7 @@ LOOKOUT_VNNI void Tile(const TileArgs& t) {
     if constexpr (V > 1) a##m##1 = Dot<kSigned>(a##m##1, w1, x);          \
     if constexpr (V > 2) a##m##2 = Dot<kSigned>(a##m##2, w2, x);          \
     if constexpr (V > 3) a##m##3 = Dot<kSigned>(a##m##3, w3, x);          \
+    if constexpr (kRowSum) s##m = Dot<false>(s##m, ones, x);              \
   }
 #define LOOKOUT_LOAD_WEIGHTS()                                  \
   w0 = _mm512_load_si512(w);                                    \
@@ -205,7 +244,7 @@ LOOKOUT_VNNI void Tile(const TileArgs& t) {
 #undef Load4
     in += 4;
   }
-  if (t.tail != 0) {
+  if (!kRowSum && t.tail != 0) {
     LOOKOUT_LOAD_WEIGHTS()
     const size_t tail = t.tail;
 #define Load4(p) LoadPart(p, tail)
@@ -214,28 +253,64 @@ LOOKOUT_VNNI void Tile(const TileArgs& t) {
   }
 #undef LOOKOUT_LOAD_WEIGHTS
 #undef LOOKOUT_STEP
+  if constexpr (kRowSum) {
+    const __m512i coeff = _mm512_set1_epi32(t.row_coeff);
+#define LOOKOUT_ROWS(m)                                                   \
+  if constexpr (M > m) {                                                  \
+    const __m512i c = _mm512_mullo_epi32(s##m, coeff);                    \
+    a##m##0 = _mm512_add_epi32(a##m##0, c);                               \
+    if constexpr (V > 1) a##m##1 = _mm512_add_epi32(a##m##1, c);          \
+    if constexpr (V > 2) a##m##2 = _mm512_add_epi32(a##m##2, c);          \
+    if constexpr (V > 3) a##m##3 = _mm512_add_epi32(a##m##3, c);          \
+  }
+    LOOKOUT_FOR_PIXELS(LOOKOUT_ROWS)
+#undef LOOKOUT_ROWS
+  }
 
-  const __m512 lo = _mm512_set1_ps(t.lo);
-  const __m512 hi = _mm512_set1_ps(t.hi);
-  const __m512i zero_point = _mm512_set1_epi32(t.zero_point);
-  __mmask16 masks[4];
+  const Requant r{_mm512_set1_ps(t.hi), _mm512_set1_epi16(static_cast<int16_t>(t.zero_point)),
+                  _mm512_set1_epi8(static_cast<char>(t.act_min)), _mm512_load_si512(kUnpackIndex.data()),
+                  t.signed_out};
+  // Scales of the V vectors, repeated to fill four slots.
   __m512 scales[4];
-  for (int v = 0; v < V; ++v) {
-    const size_t first = kVector * static_cast<size_t>(v);
-    masks[v] = first + kVector <= t.channels ? static_cast<__mmask16>(0xFFFF)
-                                             : static_cast<__mmask16>((1u << (t.channels - first)) - 1u);
-    scales[v] = _mm512_loadu_ps(t.scale + first);
+  for (int v = 0; v < 4; ++v) scales[v] = _mm512_loadu_ps(t.scale + kVector * static_cast<size_t>(v % V));
+  const size_t n = t.channels;  // valid bytes of one pixel's block
+  const size_t out_stride = t.output_stride;
+  if constexpr (V >= 3) {
+    // One pixel per 64 bytes.
+    const __mmask64 k = n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+#define LOOKOUT_OUT(m)                                                                              \
+  if constexpr (M > m) {                                                                            \
+    const __m512i bytes = Pack4(a##m##0, a##m##1, a##m##2, V > 3 ? a##m##3 : zero, scales, r);      \
+    _mm512_mask_storeu_epi8(t.output + m * out_stride, k, bytes);                                        \
   }
-#define LOOKOUT_OUT(m)                                                                    \
-  if constexpr (M > m) {                                                                  \
-    uint8_t* out = t.output + m * t.output_stride;                                        \
-    Store(a##m##0, scales[0], lo, hi, zero_point, masks[0], out);                         \
-    if constexpr (V > 1) Store(a##m##1, scales[1], lo, hi, zero_point, masks[1], out + 16); \
-    if constexpr (V > 2) Store(a##m##2, scales[2], lo, hi, zero_point, masks[2], out + 32); \
-    if constexpr (V > 3) Store(a##m##3, scales[3], lo, hi, zero_point, masks[3], out + 48); \
-  }
-  LOOKOUT_FOR_PIXELS(LOOKOUT_OUT)
+    LOOKOUT_FOR_PIXELS(LOOKOUT_OUT)
 #undef LOOKOUT_OUT
+  } else if constexpr (V == 2) {
+    // Two pixels per 64 bytes.
+    const __mmask32 k = n >= 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
+#define LOOKOUT_OUT(m, m1)                                                                          \
+  if constexpr (M > m) {                                                                            \
+    const __m512i bytes = Pack4(a##m##0, a##m##1, a##m1##0, a##m1##1, scales, r);                   \
+    _mm256_mask_storeu_epi8(t.output + m * out_stride, k, _mm512_castsi512_si256(bytes));               \
+    if constexpr (M > m1)                                                                           \
+      _mm256_mask_storeu_epi8(t.output + m1 * out_stride, k, _mm512_extracti64x4_epi64(bytes, 1));      \
+  }
+    LOOKOUT_OUT(0, 1) LOOKOUT_OUT(2, 3) LOOKOUT_OUT(4, 5) LOOKOUT_OUT(6, 7)
+#undef LOOKOUT_OUT
+  } else {
+    // Four pixels per 64 bytes.
+    const __mmask16 k = n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+#define LOOKOUT_OUT(m, m1, m2, m3)                                                                  \
+  if constexpr (M > m) {                                                                            \
+    const __m512i bytes = Pack4(a##m##0, a##m1##0, a##m2##0, a##m3##0, scales, r);                  \
+    _mm_mask_storeu_epi8(t.output + m * out_stride, k, _mm512_castsi512_si128(bytes));                  \
+    if constexpr (M > m1) _mm_mask_storeu_epi8(t.output + m1 * out_stride, k, _mm512_extracti32x4_epi32(bytes, 1)); \
+    if constexpr (M > m2) _mm_mask_storeu_epi8(t.output + m2 * out_stride, k, _mm512_extracti32x4_epi32(bytes, 2)); \
+    if constexpr (M > m3) _mm_mask_storeu_epi8(t.output + m3 * out_stride, k, _mm512_extracti32x4_epi32(bytes, 3)); \
+  }
+    LOOKOUT_OUT(0, 1, 2, 3) LOOKOUT_OUT(4, 5, 6, 7)
+#undef LOOKOUT_OUT
+  }
 }
 #undef LOOKOUT_FOR_PIXELS
 
@@ -262,19 +337,19 @@ LOOKOUT_VNNI int32_t RowSum(const uint8_t* p, size_t n) {
   return static_cast<int32_t>(total);
 }
 
-template <bool kSigned, int V, size_t... I>
+template <bool kSigned, bool kRowSum, int V, size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> TilesOfWidth(std::index_sequence<I...>) {
-  return {&Tile<static_cast<int>(I) + 1, V, kSigned>...};
+  return {&Tile<static_cast<int>(I) + 1, V, kSigned, kRowSum>...};
 }
 
-template <bool kSigned, size_t... J>
+template <bool kSigned, bool kRowSum, size_t... J>
 constexpr std::array<std::array<TileFn, kMr>, sizeof...(J)> TileTable(std::index_sequence<J...>) {
-  return {TilesOfWidth<kSigned, static_cast<int>(J) + 1>(std::make_index_sequence<kMr>())...};
+  return {TilesOfWidth<kSigned, kRowSum, static_cast<int>(J) + 1>(std::make_index_sequence<kMr>())...};
 }
 
 // [vectors - 1][pixels - 1].
-template <bool kSigned>
-constexpr auto kTiles = TileTable<kSigned>(std::make_index_sequence<kVr>());
+template <bool kSigned, bool kRowSum = false>
+constexpr auto kTiles = TileTable<kSigned, kRowSum>(std::make_index_sequence<kVr>());
 
 // A convolution window other than 1x1 / stride 1: each tile first gathers
 // its pixels' input patches ([ky][kx][ic], TFLite's filter order; outside
@@ -301,15 +376,20 @@ class PointwiseKernel : public OpKernel {
     oc_ = static_cast<size_t>(filter.dim(0));
     ic_ = filter.elements / oc_;
     pixels_ = out.elements / oc_;
+    signed_ = in.type == DataType::kInt8;
     if (window != nullptr) {
       gather_ = true;
       window_ = *window;
+      out_h_ = static_cast<int32_t>(window_.batch_pixels / static_cast<size_t>(window_.out_w));
+      flip_ = signed_;
     }
-    groups_ = ic_ / 4;
-    tail_ = ic_ % 4;
+    // Gathered patches take whole groups: the pad bytes are 0 (with 0
+    // weights, they add nothing to the products nor to the row sums).
+    patch_ = gather_ ? (ic_ + 3) / 4 * 4 : ic_;
+    groups_ = gather_ ? patch_ / 4 : ic_ / 4;
+    tail_ = gather_ ? 0 : ic_ % 4;
     const size_t all_groups = (ic_ + 3) / 4;
     const size_t vectors = (oc_ + kVector - 1) / kVector;
-    signed_ = in.type == DataType::kInt8;
 
     const size_t bytes = vectors * all_groups * kGroupBytes;
     weights_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
@@ -319,7 +399,10 @@ class PointwiseKernel : public OpKernel {
 
     const int32_t za = in.zero_point;
     const int32_t zw = signed_ ? 0 : filter.zero_point;
-    row_coeff_ = signed_ ? -128 : 128 - zw;
+    // flip_ (int8 gathered): the gather stores a + 128 as u8 and the weights
+    // stay s8, so sum (a - za) w = dot - (za + 128) sum w, no row sums.
+    row_coeff_ = flip_ ? 0 : signed_ ? -128 : 128 - zw;
+    const uint8_t weight_flip = flip_ ? 0 : 0x80;
     const uint8_t* w = filter.data;
     for (size_t o = 0; o < oc_; ++o) {
       const size_t vector = o / kVector;
@@ -331,15 +414,15 @@ class PointwiseKernel : public OpKernel {
       for (size_t k = 0; k < ic_; ++k) {
         const uint8_t byte = w[o * ic_ + k];
         sum += signed_ ? static_cast<int64_t>(static_cast<int8_t>(byte)) : static_cast<int64_t>(byte) - zw;
-        base[(k / 4) * in_block * kGroupBytes + k % 4] = static_cast<uint8_t>(byte ^ 0x80);
+        base[(k / 4) * in_block * kGroupBytes + k % 4] = static_cast<uint8_t>(byte ^ weight_flip);
       }
       int64_t b = bias != nullptr ? static_cast<int64_t>(ReadBias(*bias, o)) : 0;
-      b -= static_cast<int64_t>(za) * sum;
+      b -= (static_cast<int64_t>(za) + (flip_ ? 128 : 0)) * sum;
       bias_[o] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(b)));
       scale_[o] = scales[o];
     }
     zero_point_ = out.zero_point;
-    lo_ = static_cast<float>(lo - out.zero_point);
+    act_min_ = lo;
     hi_ = static_cast<float>(hi - out.zero_point);
   }
 
@@ -348,15 +431,15 @@ class PointwiseKernel : public OpKernel {
   void Eval() override {
     const size_t tiles = (pixels_ + kMr - 1) / kMr;
     if (gather_) {
-      if (signed_) {
-        pthreadpool_parallelize_1d(pool_, &RunTiles<true, true>, this, tiles, 0);
+      if (flip_) {
+        pthreadpool_parallelize_1d(pool_, &RunGathered<true>, this, tiles, 0);
       } else {
-        pthreadpool_parallelize_1d(pool_, &RunTiles<false, true>, this, tiles, 0);
+        pthreadpool_parallelize_1d(pool_, &RunGathered<false>, this, tiles, 0);
       }
     } else if (signed_) {
-      pthreadpool_parallelize_1d(pool_, &RunTiles<true, false>, this, tiles, 0);
+      pthreadpool_parallelize_1d(pool_, &RunTiles<true>, this, tiles, 0);
     } else {
-      pthreadpool_parallelize_1d(pool_, &RunTiles<false, false>, this, tiles, 0);
+      pthreadpool_parallelize_1d(pool_, &RunTiles<false>, this, tiles, 0);
     }
   }
 
@@ -369,83 +452,158 @@ class PointwiseKernel : public OpKernel {
     return v;
   }
 
-  // Copies the input patch of output pixel `pixel` to `patch` (ic_ bytes).
-  LOOKOUT_VNNI void Gather(size_t pixel, uint8_t* patch) const {
+  // Copies the input patch of output pixel (oy, ox) of `image` to `patch`
+  // (ic_ bytes, each ^ 0x80 when kFlip; the patch_ - ic_ bytes after them
+  // are set to 0).
+  template <bool kFlip>
+  LOOKOUT_VNNI void Gather(size_t image, int32_t oy, int32_t ox, uint8_t* patch) const {
     const Window& w = window_;
-    const size_t image = pixel / w.batch_pixels;
-    const int32_t oy = static_cast<int32_t>((pixel % w.batch_pixels) / static_cast<size_t>(w.out_w));
-    const int32_t ox = static_cast<int32_t>((pixel % w.batch_pixels) % static_cast<size_t>(w.out_w));
+    constexpr uint8_t kFlipByte = kFlip ? 0x80 : 0;
+    std::memset(patch + patch_ - 4, 0, 4);
     const size_t c = static_cast<size_t>(w.channels);
     const uint8_t* base = in_->data + image * static_cast<size_t>(w.in_h) * static_cast<size_t>(w.in_w) * c;
-    const uint8_t pad = static_cast<uint8_t>(in_->zero_point);
+    const uint8_t pad = static_cast<uint8_t>(in_->zero_point) ^ kFlipByte;
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(kFlipByte));
     const int32_t x0 = ox * w.stride_w - w.pad_left;
     const bool row_inside = x0 >= 0 && x0 + (w.kernel_w - 1) * w.dilation_w < w.in_w;
-    for (int32_t ky = 0; ky < w.kernel_h; ++ky) {
-      const int32_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
-      const size_t row_bytes = static_cast<size_t>(w.kernel_w) * c;
+    const size_t row_bytes = static_cast<size_t>(w.kernel_w) * c;
+    int32_t iy = oy * w.stride_h - w.pad_top;
+    for (int32_t ky = 0; ky < w.kernel_h; ++ky, iy += w.dilation_h, patch += row_bytes) {
       if (iy < 0 || iy >= w.in_h) {
         std::memset(patch, pad, row_bytes);
-      } else if (row_inside && w.dilation_w == 1) {
-        const uint8_t* src = base + (static_cast<size_t>(iy) * static_cast<size_t>(w.in_w) + static_cast<size_t>(x0)) * c;
-        if (row_bytes <= 64) {  // one masked copy (MobileNet's first layer: 9 bytes)
-          const __mmask64 k = row_bytes == 64 ? ~__mmask64{0} : (__mmask64{1} << row_bytes) - 1;
-          _mm512_mask_storeu_epi8(patch, k, _mm512_maskz_loadu_epi8(k, src));
-        } else {
-          std::memcpy(patch, src, row_bytes);
+        continue;
+      }
+      const uint8_t* row = base + static_cast<size_t>(iy) * static_cast<size_t>(w.in_w) * c;
+      if (row_inside && w.dilation_w == 1 && row_bytes <= 64) {
+        // One masked copy (MobileNet's first layer: 9 bytes).
+        const __mmask64 k = row_bytes == 64 ? ~__mmask64{0} : (__mmask64{1} << row_bytes) - 1;
+        __m512i x = _mm512_maskz_loadu_epi8(k, row + static_cast<size_t>(x0) * c);
+        if constexpr (kFlip) x = _mm512_xor_si512(x, flip);
+        _mm512_mask_storeu_epi8(patch, k, x);
+        continue;
+      }
+      for (int32_t kx = 0; kx < w.kernel_w; ++kx) {
+        const int32_t ix = x0 + kx * w.dilation_w;
+        uint8_t* dst = patch + static_cast<size_t>(kx) * c;
+        if (ix < 0 || ix >= w.in_w) {
+          std::memset(dst, pad, c);
+          continue;
         }
-      } else {
-        for (int32_t kx = 0; kx < w.kernel_w; ++kx) {
-          const int32_t ix = x0 + kx * w.dilation_w;
-          uint8_t* dst = patch + static_cast<size_t>(kx) * c;
-          if (ix < 0 || ix >= w.in_w) {
-            std::memset(dst, pad, c);
-          } else {
-            std::memcpy(dst, base + (static_cast<size_t>(iy) * static_cast<size_t>(w.in_w) + static_cast<size_t>(ix)) * c, c);
-          }
+        const uint8_t* src = row + static_cast<size_t>(ix) * c;
+        for (size_t i = 0; i < c; i += 64) {
+          const size_t n = std::min<size_t>(64, c - i);
+          const __mmask64 k = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+          __m512i x = _mm512_maskz_loadu_epi8(k, src + i);
+          if constexpr (kFlip) x = _mm512_xor_si512(x, flip);
+          _mm512_mask_storeu_epi8(dst + i, k, x);
         }
       }
-      patch += row_bytes;
     }
   }
 
-  template <bool kSigned, bool kGather>
+  // The tile's channel blocks, over `input` (pixels x stride bytes).
+  template <bool kSigned, bool kRowSum>
+  LOOKOUT_VNNI void Blocks(size_t first, size_t pixels, const uint8_t* input, size_t stride,
+                           const int32_t* corr) const {
+    TileArgs t;
+    t.input = input;
+    t.input_stride = stride;
+    t.groups = groups_;
+    t.tail = tail_;
+    t.corr = corr;
+    t.row_coeff = row_coeff_;
+    t.output_stride = oc_;
+    t.zero_point = zero_point_;
+    t.hi = hi_;
+    t.act_min = act_min_;
+    t.signed_out = signed_;
+    const size_t all_groups = (ic_ + 3) / 4;
+    uint8_t* output = out_->data + first * oc_;
+    constexpr size_t kBlock = kVector * kVr;
+    for (size_t c = 0; c < oc_; c += kBlock) {
+      const size_t channels = std::min(kBlock, oc_ - c);
+      const size_t vectors = (channels + kVector - 1) / kVector;
+      t.weights = weights_.get() + (c / kVector) * all_groups * kGroupBytes;
+      t.bias = bias_.data() + c;
+      t.scale = scale_.data() + c;
+      t.output = output + c;
+      t.channels = channels;
+      kTiles<kSigned, kRowSum>[vectors - 1][pixels - 1](t);
+    }
+  }
+
+  // A tile of pointwise pixels, read in place.
+  template <bool kSigned>
   LOOKOUT_VNNI static void RunTiles(void* context, size_t tile) {
     const auto& k = *static_cast<const PointwiseKernel*>(context);
     const size_t first = tile * kMr;
     const size_t pixels = std::min<size_t>(kMr, k.pixels_ - first);
     const uint8_t* input = k.in_->data + first * k.ic_;
-    alignas(64) uint8_t patches[kGather ? kMr * kMaxPatch : 1];
-    if constexpr (kGather) {
-      for (size_t p = 0; p < pixels; ++p) k.Gather(first + p, patches + p * k.ic_);
-      input = patches;
-    }
     int32_t corr[kMr];
     for (size_t p = 0; p < pixels; ++p) {
       corr[p] = static_cast<int32_t>(static_cast<uint32_t>(k.row_coeff_) *
                                      static_cast<uint32_t>(RowSum<kSigned>(input + p * k.ic_, k.ic_)));
     }
-    TileArgs t;
-    t.input = input;
-    t.input_stride = k.ic_;
-    t.groups = k.groups_;
-    t.tail = k.tail_;
-    t.corr = corr;
-    t.output_stride = k.oc_;
-    t.zero_point = k.zero_point_;
-    t.lo = k.lo_;
-    t.hi = k.hi_;
-    const size_t all_groups = k.groups_ + (k.tail_ != 0 ? 1 : 0);
-    uint8_t* output = k.out_->data + first * k.oc_;
-    constexpr size_t kBlock = kVector * kVr;
-    for (size_t c = 0; c < k.oc_; c += kBlock) {
-      const size_t channels = std::min(kBlock, k.oc_ - c);
-      const size_t vectors = (channels + kVector - 1) / kVector;
-      t.weights = k.weights_.get() + (c / kVector) * all_groups * kGroupBytes;
-      t.bias = k.bias_.data() + c;
-      t.scale = k.scale_.data() + c;
-      t.output = output + c;
-      t.channels = channels;
-      kTiles<kSigned>[vectors - 1][pixels - 1](t);
+    k.Blocks<kSigned, false>(first, pixels, input, k.ic_, corr);
+  }
+
+  // A tile of gathered pixels: patches on the stack, walked from the tile's
+  // first pixel without divisions; unsigned activations (kFlip: int8 + 128).
+  template <bool kFlip>
+  LOOKOUT_VNNI static void RunGathered(void* context, size_t tile) {
+    const auto& k = *static_cast<const PointwiseKernel*>(context);
+    const size_t first = tile * kMr;
+    const size_t pixels = std::min<size_t>(kMr, k.pixels_ - first);
+    alignas(64) uint8_t patches[kMr * kMaxPatch + 16];
+    const Window& w = k.window_;
+    size_t image = first / w.batch_pixels;
+    const size_t in_image = first % w.batch_pixels;
+    int32_t oy = static_cast<int32_t>(in_image / static_cast<size_t>(w.out_w));
+    int32_t ox = static_cast<int32_t>(in_image % static_cast<size_t>(w.out_w));
+    const size_t c = static_cast<size_t>(w.channels);
+    const size_t row_bytes = static_cast<size_t>(w.kernel_w) * c;
+    const size_t line = static_cast<size_t>(w.in_w) * c;  // bytes per input row
+    const size_t image_bytes = static_cast<size_t>(w.in_h) * line;
+    const uint8_t* const data = k.in_->data;
+    const uint8_t* const end = data + k.in_->elements;
+    // Rows of at most 16 contiguous bytes (MobileNet's first layer: 9) are
+    // copied with whole 16-byte loads and stores, each spilling into the
+    // next row's place before that row is written; the pad bytes are
+    // cleared after the last row.
+    const bool short_rows = w.dilation_w == 1 && row_bytes <= 16;
+    const int32_t last_dy = (w.kernel_h - 1) * w.dilation_h;
+    const int32_t last_dx = w.kernel_w - 1;
+    const size_t row_step = static_cast<size_t>(w.dilation_h) * line;
+    const __m128i flip = _mm_set1_epi8(static_cast<char>(kFlip ? 0x80 : 0));
+    for (size_t p = 0; p < pixels; ++p) {
+      uint8_t* patch = patches + p * k.patch_;
+      const int32_t iy = oy * w.stride_h - w.pad_top, ix = ox * w.stride_w - w.pad_left;
+      const bool inside = short_rows && iy >= 0 && iy + last_dy < w.in_h && ix >= 0 && ix + last_dx < w.in_w;
+      const size_t offset = inside ? image * image_bytes + static_cast<size_t>(iy) * line + static_cast<size_t>(ix) * c : 0;
+      if (inside && offset + static_cast<size_t>(last_dy) * line + 16 <= static_cast<size_t>(end - data)) {
+        const uint8_t* src = data + offset;
+        for (int32_t ky = 0; ky < w.kernel_h; ++ky, src += row_step, patch += row_bytes) {
+          __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+          if constexpr (kFlip) x = _mm_xor_si128(x, flip);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(patch), x);
+        }
+        std::memset(patch, 0, 4);
+      } else {
+        k.Gather<kFlip>(image, oy, ox, patch);
+      }
+      if (++ox == w.out_w) {
+        ox = 0;
+        if (++oy == k.out_h_) {
+          oy = 0;
+          ++image;
+        }
+      }
+    }
+    static constexpr int32_t kNoCorr[kMr] = {};
+    if (k.row_coeff_ != 0) {
+      k.Blocks<false, true>(first, pixels, patches, k.patch_, kNoCorr);
+    } else {
+      k.Blocks<false, false>(first, pixels, patches, k.patch_, kNoCorr);
     }
   }
 
@@ -453,15 +611,19 @@ class PointwiseKernel : public OpKernel {
   const Tensor* out_;
   pthreadpool_t pool_;
   size_t ic_ = 0, oc_ = 0, pixels_ = 0, groups_ = 0, tail_ = 0;
+  size_t patch_ = 0;  // bytes per pixel of the GEMM's input
   bool signed_ = false;
   bool gather_ = false;
+  bool flip_ = false;  // gathered int8: activations + 128, weights as they are
+  int32_t out_h_ = 0;
   Window window_;
   int32_t row_coeff_ = 0;
   std::unique_ptr<uint8_t, AlignedFree> weights_;
   std::vector<int32_t> bias_;
   std::vector<float> scale_;
   int32_t zero_point_ = 0;
-  float lo_ = 0.0f, hi_ = 0.0f;
+  int32_t act_min_ = 0;
+  float hi_ = 0.0f;
 };
 
 // The requantization scales XNNPACK would use, or empty when XNNPACK would

@@ -395,6 +395,47 @@ TEST_CASE("gathered CONV_2D windows equal XNNPACK", "[pointwise]") {
   }
 }
 
+// The first-layer shape family: 3x3 stride 2 over 1..5 input channels
+// (patches of 9..45 bytes, padded to whole groups of 4), odd and even image
+// sizes, SAME and VALID, both types, channel tails; the last rows lie within
+// 16 bytes of the input's end (the short-row copy falls back there).
+TEST_CASE("gathered 3x3 stride 2 windows over few input channels", "[pointwise]") {
+  std::mt19937 rng(4242);
+  const int sizes[][2] = {{7, 7}, {9, 12}, {16, 15}, {21, 19}};
+  const int ocs[] = {8, 32, 47};
+  int threads = 1, pick = 0;
+  for (Kind kind : {Kind::kUInt8, Kind::kInt8, Kind::kInt8PerChannel}) {
+    for (int ic = 1; ic <= 5; ++ic) {
+      for (Padding padding : {Padding::SAME, Padding::VALID}) {
+        const auto& hw = sizes[pick % 4];
+        const int oc = ocs[pick % 3];
+        ++pick;
+        CheckWindow(rng, kind, {hw[0], hw[1], ic, oc, 3, 3, 2, 1, padding}, threads);
+        threads = 3 - threads;
+      }
+    }
+  }
+  // A whole MobileNet-sized first layer, both types.
+  CheckWindow(rng, Kind::kInt8PerChannel, {224, 224, 3, 32, 3, 3, 2, 1, Padding::SAME}, 2);
+  CheckWindow(rng, Kind::kUInt8, {113, 225, 3, 32, 3, 3, 2, 1, Padding::SAME}, 1);
+}
+
+// The packed requantization groups 4, 2 or 1 pixels per 64 bytes (blocks of
+// 1, 2 or 3 vectors): every block width and pixel remainder, with outputs
+// saturating at both ends and RELU6 on and off.
+TEST_CASE("pointwise requantization over block widths and pixel remainders", "[pointwise]") {
+  std::mt19937 rng(515);
+  for (Kind kind : {Kind::kUInt8, Kind::kInt8, Kind::kInt8PerChannel}) {
+    for (int oc : {5, 16, 20, 32, 40, 48, 64, 96, 100}) {
+      for (int pixels : {1, 2, 3, 4, 5, 6, 7, 8, 13}) {
+        Problem p = RandomProblem(rng, kind, 16, oc, pixels, false);
+        p.out_scale *= 0.25f;  // more saturation
+        CheckProblem(p);
+      }
+    }
+  }
+}
+
 TEST_CASE("pointwise CONV_2D by hand", "[pointwise]") {
   SECTION("uint8: zero points, bias, ties to even") {
     // Input scale 0.5 zp 128; filter scale 0.25 zp 100; output scale 0.5 zp
