@@ -61,7 +61,8 @@ TEST_CASE("lookout inspect reports tensors, ops, MACs and backends", "[integrati
       if (backend == "reference") {
         CHECK(node.at("backend") == "reference");
       } else if (op == "CONV_2D" || op == "DEPTHWISE_CONV_2D" || op == "ADD") {
-        CHECK(node.at("backend") == "xnnpack");
+        // XNNPACK's operator, or Lookout's own kernel where the CPU has one.
+        CHECK((node.at("backend") == "xnnpack" || node.at("backend") == "lookout"));
       }
     }
     CHECK(j.at("unsupported").empty());
@@ -126,7 +127,8 @@ TEST_CASE("lookout bench reports benchmark_model's figures and a per-node profil
   const auto timed = RunToEnd({Lookout(), "bench", "--model", model, "--min-secs", "0.3", "--json"}, dir.path());
   REQUIRE(timed.status == 0);
   const json t = json::parse(timed.out);
-  CHECK(t.at("count").get<double>() * t.at("mean_us").get<double>() >= 0.3e6);
+  // The timed invokes fill the 0.3 s but for the loop's own few µs per run.
+  CHECK(t.at("count").get<double>() * t.at("mean_us").get<double>() >= 0.27e6);
 }
 
 TEST_CASE("lookout export-c writes an aligned C array that compiles and round-trips", "[integration][tools]") {
