@@ -34,6 +34,7 @@
 #include "kernels/pointwise.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -436,6 +437,12 @@ class PointwiseKernel : public OpKernel {
       } else {
         pthreadpool_parallelize_1d(pool_, &RunGathered<false>, this, tiles, 0);
       }
+    } else if (pool_ != nullptr && tiles < 8) {
+      // Few pixels (FULLY_CONNECTED, the logits' 1x1 layer): split the
+      // output channels too, so every thread has work.
+      const size_t blocks = (oc_ + kVector * kVr - 1) / (kVector * kVr);
+      pthreadpool_parallelize_2d(pool_, signed_ ? &RunTileBlock<true> : &RunTileBlock<false>, this, tiles,
+                                 blocks, 0);
     } else if (signed_) {
       pthreadpool_parallelize_1d(pool_, &RunTiles<true>, this, tiles, 0);
     } else {
@@ -504,7 +511,7 @@ class PointwiseKernel : public OpKernel {
   // The tile's channel blocks, over `input` (pixels x stride bytes).
   template <bool kSigned, bool kRowSum>
   LOOKOUT_VNNI void Blocks(size_t first, size_t pixels, const uint8_t* input, size_t stride,
-                           const int32_t* corr) const {
+                           const int32_t* corr, size_t c_begin = 0, size_t c_end = SIZE_MAX) const {
     TileArgs t;
     t.input = input;
     t.input_stride = stride;
@@ -520,7 +527,7 @@ class PointwiseKernel : public OpKernel {
     const size_t all_groups = (ic_ + 3) / 4;
     uint8_t* output = out_->data + first * oc_;
     constexpr size_t kBlock = kVector * kVr;
-    for (size_t c = 0; c < oc_; c += kBlock) {
+    for (size_t c = c_begin; c < std::min(oc_, c_end); c += kBlock) {
       const size_t channels = std::min(kBlock, oc_ - c);
       const size_t vectors = (channels + kVector - 1) / kVector;
       t.weights = weights_.get() + (c / kVector) * all_groups * kGroupBytes;
@@ -532,10 +539,20 @@ class PointwiseKernel : public OpKernel {
     }
   }
 
-  // A tile of pointwise pixels, read in place.
+  // A tile of pointwise pixels, read in place: all channels, or the
+  // channel block `block` (RunTileBlock, for layers with few pixels).
   template <bool kSigned>
   LOOKOUT_VNNI static void RunTiles(void* context, size_t tile) {
-    const auto& k = *static_cast<const PointwiseKernel*>(context);
+    RunTileChannels<kSigned>(*static_cast<const PointwiseKernel*>(context), tile, 0, SIZE_MAX);
+  }
+  template <bool kSigned>
+  LOOKOUT_VNNI static void RunTileBlock(void* context, size_t tile, size_t block) {
+    constexpr size_t kBlock = kVector * kVr;
+    RunTileChannels<kSigned>(*static_cast<const PointwiseKernel*>(context), tile, block * kBlock,
+                             (block + 1) * kBlock);
+  }
+  template <bool kSigned>
+  LOOKOUT_VNNI static void RunTileChannels(const PointwiseKernel& k, size_t tile, size_t c_begin, size_t c_end) {
     const size_t first = tile * kMr;
     const size_t pixels = std::min<size_t>(kMr, k.pixels_ - first);
     const uint8_t* input = k.in_->data + first * k.ic_;
@@ -544,7 +561,7 @@ class PointwiseKernel : public OpKernel {
       corr[p] = static_cast<int32_t>(static_cast<uint32_t>(k.row_coeff_) *
                                      static_cast<uint32_t>(RowSum<kSigned>(input + p * k.ic_, k.ic_)));
     }
-    k.Blocks<kSigned, false>(first, pixels, input, k.ic_, corr);
+    k.Blocks<kSigned, false>(first, pixels, input, k.ic_, corr, c_begin, c_end);
   }
 
   // A tile of gathered pixels: patches on the stack, walked from the tile's
