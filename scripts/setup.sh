@@ -16,6 +16,7 @@ PACKAGES=(
   libspdlog-dev
   libmosquitto-dev mosquitto mosquitto-clients
   libsystemd-dev
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes
 )
 
 missing=()

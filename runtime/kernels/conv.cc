@@ -118,6 +118,8 @@ class Conv2DKernel : public OpKernel {
     const int padding = static_cast<int>(options->padding());
     LOOKOUT_RETURN_IF_ERROR(CheckWindow(ctx, padding, options->stride_w(), options->stride_h(),
                                         options->dilation_w_factor(), options->dilation_h_factor()));
+    LOOKOUT_RETURN_IF_ERROR(CheckWindowFits(ctx, padding, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
+                                            options->dilation_h_factor(), options->dilation_w_factor()));
     const int32_t out_h = ComputeOutSize(padding, in.dim(1), filter.dim(1), options->stride_h(),
                                          options->dilation_h_factor());
     const int32_t out_w = ComputeOutSize(padding, in.dim(2), filter.dim(2), options->stride_w(),
@@ -180,6 +182,8 @@ class DepthwiseConv2DKernel : public OpKernel {
     const int padding = static_cast<int>(options->padding());
     LOOKOUT_RETURN_IF_ERROR(CheckWindow(ctx, padding, options->stride_w(), options->stride_h(),
                                         options->dilation_w_factor(), options->dilation_h_factor()));
+    LOOKOUT_RETURN_IF_ERROR(CheckWindowFits(ctx, padding, in.dim(1), in.dim(2), filter.dim(1), filter.dim(2),
+                                            options->dilation_h_factor(), options->dilation_w_factor()));
     const int32_t out_h = ComputeOutSize(padding, in.dim(1), filter.dim(1), options->stride_h(),
                                          options->dilation_h_factor());
     const int32_t out_w = ComputeOutSize(padding, in.dim(2), filter.dim(2), options->stride_w(),

@@ -31,7 +31,9 @@ struct Broadcast4 {
         return ctx.Error("shapes %s and %s do not broadcast", ShapeString(a.shape).c_str(),
                          ShapeString(b.shape).c_str());
       }
-      const int32_t expected = std::max(da[i], db[i]);
+      // The dimension that is not 1 (max() would make 1 of an empty 0 and
+      // read the empty input as if it had one element).
+      const int32_t expected = da[i] == 1 ? db[i] : da[i];
       if (dout[i] != expected) {
         return ctx.Error("output %s does not match the broadcast of %s and %s",
                          ShapeString(o.shape).c_str(), ShapeString(a.shape).c_str(),

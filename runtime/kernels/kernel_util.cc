@@ -5,6 +5,13 @@
 #include "kernels/reference/quantization.h"
 
 namespace lookout::runtime::internal {
+namespace {
+// Smallest requantization multiplier accepted: TFLite's QuantizeMultiplier
+// flushes those below 2^-32 to zero, and XNNPACK (which forms the product in
+// float) asserts that its scale is at least 2^-32; 2^-31 leaves room for the
+// float rounding; real models sit orders of magnitude above it.
+constexpr double kMinMultiplier = 0x1p-31;
+}  // namespace
 
 int32_t ComputeOutSize(int padding, int32_t in_size, int32_t filter_size, int32_t stride,
                        int32_t dilation) {
@@ -34,6 +41,19 @@ Status CheckWindow(const KernelContext& ctx, int padding, int32_t stride_w, int3
   }
   if (stride_w > 1024 || stride_h > 1024 || dilation_w > 1024 || dilation_h > 1024) {
     return ctx.Error("stride or dilation larger than 1024");
+  }
+  return {};
+}
+
+Status CheckWindowFits(const KernelContext& ctx, int padding, int32_t in_h, int32_t in_w, int32_t filter_h,
+                       int32_t filter_w, int32_t dilation_h, int32_t dilation_w) {
+  if (padding != 1) return {};
+  const int64_t window_h = (static_cast<int64_t>(filter_h) - 1) * dilation_h + 1;
+  const int64_t window_w = (static_cast<int64_t>(filter_w) - 1) * dilation_w + 1;
+  if ((in_h > 0 && window_h > in_h) || (in_w > 0 && window_w > in_w)) {
+    return ctx.Error("VALID window %lldx%lld (filter %dx%d, dilation %dx%d; height x width) is larger than the %dx%d input",
+                     static_cast<long long>(window_h), static_cast<long long>(window_w), filter_h, filter_w,
+                     dilation_h, dilation_w, in_h, in_w);
   }
   return {};
 }
@@ -78,8 +98,8 @@ Status ComputeChannelMultipliers(const KernelContext& ctx, const Tensor& input,
             ? static_cast<double>(input.scale * filter_scale)
             : static_cast<double>(input.scale) * static_cast<double>(filter_scale);
     const double real = input_product / static_cast<double>(output.scale);
-    if (!std::isfinite(real) || real <= 0.0 || real >= 65536.0) {
-      return ctx.Error("output channel %d: requantization multiplier %g out of range (0, 65536)", c,
+    if (!std::isfinite(real) || real < kMinMultiplier || real >= 65536.0) {
+      return ctx.Error("output channel %d: requantization multiplier %g out of range [2^-31, 65536)", c,
                        real);
     }
     int shift = 0;
@@ -101,8 +121,8 @@ Status ComputeChannelScales(const KernelContext& ctx, const Tensor& input, const
     const float filter_scale = filter_scales.size() == 1 ? filter_scales[0] : filter_scales[c];
     const double real = static_cast<double>(input.scale) * static_cast<double>(filter_scale) /
                         static_cast<double>(output.scale);
-    if (!std::isfinite(real) || real <= 0.0) {
-      return ctx.Error("output channel %d: requantization scale %g is not finite and positive", c,
+    if (!std::isfinite(real) || real < kMinMultiplier) {
+      return ctx.Error("output channel %d: requantization scale %g is not finite and at least 2^-31", c,
                        real);
     }
     (*scales)[c] = real;

@@ -41,6 +41,12 @@ int32_t ComputePadding(int32_t stride, int32_t dilation, int32_t in_size, int32_
 Status CheckWindow(const KernelContext& ctx, int padding, int32_t stride_w, int32_t stride_h,
                    int32_t dilation_w, int32_t dilation_h);
 
+/// With VALID padding (1), checks that the dilated window fits a non-empty
+/// input: TFLite's output would be empty where XNNPACK computes one row or
+/// column (and writes it past the empty output).
+Status CheckWindowFits(const KernelContext& ctx, int padding, int32_t in_h, int32_t in_w, int32_t filter_h,
+                       int32_t filter_w, int32_t dilation_h, int32_t dilation_w);
+
 /// Checks a fused activation is NONE, RELU, RELU_N1_TO_1 or RELU6.
 Status CheckActivation(const KernelContext& ctx, int activation);
 

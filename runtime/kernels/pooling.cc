@@ -11,6 +11,10 @@
 namespace lookout::runtime::internal {
 namespace {
 
+// Averages sum 8-bit values in 32 bits (the reference kernels, and XNNPACK,
+// whose 1/count scale must also stay above 2^-32): at most 2^23 of them.
+constexpr int64_t kMaxAveraged = int64_t{1} << 23;
+
 Status CheckUnaryQuantized(const KernelContext& ctx, Tensor* in, Tensor* out) {
   LOOKOUT_RETURN_IF_ERROR(ctx.CheckType(*in, "input", DataType::kUInt8, DataType::kInt8));
   LOOKOUT_RETURN_IF_ERROR(ctx.CheckSameType(*in, "input", *out, "output"));
@@ -35,8 +39,18 @@ class PoolKernel : public OpKernel {
     if (options->filter_width() <= 0 || options->filter_height() <= 0) {
       return ctx.Error("filter %dx%d must be positive", options->filter_width(), options->filter_height());
     }
+    LOOKOUT_RETURN_IF_ERROR(CheckWindowFits(ctx, padding, in_->dim(1), in_->dim(2), options->filter_height(),
+                                            options->filter_width(), 1, 1));
     const int activation = static_cast<int>(options->fused_activation_function());
     LOOKOUT_RETURN_IF_ERROR(CheckActivation(ctx, activation));
+    // The window as it overlaps the input.
+    const int64_t window = int64_t{std::min(options->filter_height(), in_->dim(1))} *
+                           std::min(options->filter_width(), in_->dim(2));
+    if (kAverage && window > kMaxAveraged) {
+      return ctx.Error("filter %dx%d averages %lld values, more than the limit of %lld",
+                       options->filter_width(), options->filter_height(),
+                       static_cast<long long>(window), static_cast<long long>(kMaxAveraged));
+    }
     const int32_t out_h = ComputeOutSize(padding, in_->dim(1), options->filter_height(), options->stride_h(), 1);
     const int32_t out_w = ComputeOutSize(padding, in_->dim(2), options->filter_width(), options->stride_w(), 1);
     LOOKOUT_RETURN_IF_ERROR(ctx.CheckShape(*out_, "output", {in_->dim(0), out_h, out_w, in_->dim(3)}));
@@ -96,6 +110,11 @@ class MeanKernel : public OpKernel {
     LOOKOUT_RETURN_IF_ERROR(ctx.CheckShape(*out_, "output", {in_->dim(0), 1, 1, in_->dim(3)}));
     const int64_t count = static_cast<int64_t>(in_->dim(1)) * in_->dim(2);
     if (count <= 0) return ctx.Error("input %s has nothing to average", ShapeString(in_->shape).c_str());
+    if (count > kMaxAveraged) {
+      return ctx.Error("input %s averages %lld values per channel, more than the limit of %lld",
+                       ShapeString(in_->shape).c_str(), static_cast<long long>(count),
+                       static_cast<long long>(kMaxAveraged));
+    }
     const double real = static_cast<double>(in_->scale) / static_cast<double>(out_->scale);
     if (!(real > 0.0 && real < 65536.0)) return ctx.Error("multiplier %g out of range", real);
     reference::QuantizeMultiplier(real, &multiplier_, &shift_);

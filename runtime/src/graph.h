@@ -89,9 +89,14 @@ class KernelContext {
   /// An error naming this node: "node 27 (DEPTHWISE_CONV_2D): <message>".
   template <typename... Args>
   Status Error(const char* format, Args... args) const {
-    char buffer[400];
-    std::snprintf(buffer, sizeof(buffer), format, args...);
-    return Status::Error("node " + std::to_string(node_.index) + " (" + node_.op_name + "): " + buffer);
+    const std::string prefix = "node " + std::to_string(node_.index) + " (" + node_.op_name + "): ";
+    if constexpr (sizeof...(Args) == 0) {
+      return Status::Error(prefix + format);  // a plain message, not a format
+    } else {
+      char buffer[400];
+      std::snprintf(buffer, sizeof(buffer), format, args...);
+      return Status::Error(prefix + buffer);
+    }
   }
 
   /// Checks the input/output counts: inputs in [min_in, max_in], outputs == n_out.

@@ -11,9 +11,28 @@
 #include "src/graph.h"
 #include "tflite_schema_generated.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define LOOKOUT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LOOKOUT_ASAN 1
+#endif
+#endif
+#ifdef LOOKOUT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace lookout::runtime {
 namespace {
 constexpr size_t kXnnExtraBytes = XNN_EXTRA_BYTES;
+// Under AddressSanitizer each activation is followed by a poisoned red zone
+// in the arena, so that a kernel reading or writing past its tensor (and its
+// XNN_EXTRA_BYTES) is reported even where the arena goes on.
+#ifdef LOOKOUT_ASAN
+constexpr size_t kRedZoneBytes = 64;
+#else
+constexpr size_t kRedZoneBytes = 0;
+#endif
 }  // namespace
 
 using internal::KernelContext;
@@ -255,6 +274,88 @@ uint64_t CountMacs(const Node& node, const std::vector<Tensor>& tensors) {
   }
 }
 
+// Limits on what one model may ask of AllocateTensors() and Invoke(), far
+// above what MobileNet-class models need (MobileNet v2 1.0 224: a 1.5 MiB
+// arena, 20 M operations in its largest node, 0.3 G per Invoke(); its
+// largest window, 112 x 112 pixels x 3 x 3 taps, is 0.1 M), so that a corrupt
+// or hostile file is refused rather than exhausting memory or time.
+constexpr size_t kMaxArenaBytes = size_t{256} << 20;
+constexpr uint64_t kMaxNodeOps = uint64_t{1} << 32;
+constexpr uint64_t kMaxInvokeOps = uint64_t{1} << 36;
+// Output pixels x filter taps of a convolution or pooling node: XNNPACK
+// keeps a pointer per tap (its indirection buffer), so 2^25 is 256 MiB.
+constexpr uint64_t kMaxWindowTaps = uint64_t{1} << 25;
+
+uint64_t SaturatingMul(uint64_t a, uint64_t b) { return a != 0 && b > UINT64_MAX / a ? UINT64_MAX : a * b; }
+uint64_t SaturatingAdd(uint64_t a, uint64_t b) { return b > UINT64_MAX - a ? UINT64_MAX : a + b; }
+
+// Dimension `i` of `t` (1 when absent), a 0 counted as 1: the loops over the
+// other dimensions of an empty tensor still run.
+uint64_t LoopDim(const Tensor* t, size_t i) {
+  return t != nullptr && i < t->rank() ? static_cast<uint64_t>(std::max(t->shape[i], 1)) : 1;
+}
+
+uint64_t LoopExtent(const Tensor* t) {
+  uint64_t n = 1;
+  for (size_t i = 0; t != nullptr && i < t->rank(); ++i) n = SaturatingMul(n, LoopDim(t, i));
+  return n;
+}
+
+// Refuses a prepared node over kMaxNodeOps element operations per Invoke()
+// (an upper bound: output elements x the window or depth each one reads) or
+// over kMaxWindowTaps; adds its operations to `*total`.
+Status CheckNodeCost(const KernelContext& ctx, uint64_t* total) {
+  const Node& node = ctx.node();
+  const Tensor* in = ctx.input(0);
+  const Tensor* filter = ctx.input(1);
+  const Tensor* out = ctx.output(0);
+  uint64_t out_elements = 0;
+  for (size_t k = 0; k < ctx.num_outputs(); ++k) out_elements = SaturatingAdd(out_elements, LoopExtent(ctx.output(k)));
+  uint64_t ops = SaturatingAdd(out_elements, LoopExtent(in));
+  uint64_t kh = 0, kw = 0, stride_w = 1;  // kh == 0: no window
+  switch (node.op_code) {
+    case 3:  // CONV_2D: filter [OC, KH, KW, IC]
+      kh = LoopDim(filter, 1), kw = LoopDim(filter, 2);
+      ops = SaturatingMul(SaturatingMul(out_elements, kh * kw), LoopDim(filter, 3));
+      if (const auto* o = node.op->builtin_options_as_Conv2DOptions()) stride_w = static_cast<uint64_t>(std::max(o->stride_w(), 1));
+      break;
+    case 4:  // DEPTHWISE_CONV_2D: filter [1, KH, KW, OC]
+      kh = LoopDim(filter, 1), kw = LoopDim(filter, 2);
+      ops = SaturatingMul(out_elements, kh * kw);
+      if (const auto* o = node.op->builtin_options_as_DepthwiseConv2DOptions()) stride_w = static_cast<uint64_t>(std::max(o->stride_w(), 1));
+      break;
+    case 9:  // FULLY_CONNECTED: filter [units, depth]
+      ops = SaturatingMul(out_elements, LoopDim(filter, 1));
+      break;
+    case 1:    // AVERAGE_POOL_2D
+    case 17:   // MAX_POOL_2D: the window as it overlaps the input
+      if (const auto* o = node.op->builtin_options_as_Pool2DOptions()) {
+        kh = std::min(LoopDim(in, 1), static_cast<uint64_t>(std::max(o->filter_height(), 1)));
+        kw = std::min(LoopDim(in, 2), static_cast<uint64_t>(std::max(o->filter_width(), 1)));
+        ops = SaturatingMul(out_elements, kh * kw);
+        stride_w = static_cast<uint64_t>(std::max(o->stride_w(), 1));
+      }
+      break;
+    default:
+      break;
+  }
+  if (ops > kMaxNodeOps) {
+    return ctx.Error("needs %llu operations per Invoke(), more than the limit of %llu for one node",
+                     static_cast<unsigned long long>(ops), static_cast<unsigned long long>(kMaxNodeOps));
+  }
+  // XNNPACK's indirection buffers hold about this many pointers (a stride
+  // wider than the window counts as the window's width).
+  const uint64_t taps = SaturatingMul(LoopDim(out, 1) * LoopDim(out, 2), kh * std::max(kw, stride_w));
+  if (taps > kMaxWindowTaps) {
+    return ctx.Error("output %s, window %llux%llu, stride %llu: %llu window taps, more than the limit of %llu",
+                     internal::ShapeString(out->shape).c_str(), static_cast<unsigned long long>(kh),
+                     static_cast<unsigned long long>(kw), static_cast<unsigned long long>(stride_w),
+                     static_cast<unsigned long long>(taps), static_cast<unsigned long long>(kMaxWindowTaps));
+  }
+  *total = SaturatingAdd(*total, ops);
+  return {};
+}
+
 }  // namespace
 
 Status Interpreter::Impl::Allocate() {
@@ -262,11 +363,13 @@ Status Interpreter::Impl::Allocate() {
     pool = pthreadpool_create(static_cast<size_t>(options.num_threads));
     if (pool == nullptr) return Status::Error("cannot create a pool of " + std::to_string(options.num_threads) + " threads");
   }
+  uint64_t total_ops = 0;
   for (Node& node : nodes) {
     KernelContext ctx(node, tensors);
     // The reference Prepare validates the node whatever runs it, so a bad
     // model is refused with the same message on every backend.
     LOOKOUT_RETURN_IF_ERROR(node.kernel->Prepare(ctx));
+    LOOKOUT_RETURN_IF_ERROR(CheckNodeCost(ctx, &total_ops));
     if (options.backend == Backend::kXnnpack) {
       std::unique_ptr<internal::OpKernel> fast = internal::MakeLutKernel(ctx);
       if (fast == nullptr) fast = internal::MakeXnnpackKernel(ctx, pool);
@@ -275,6 +378,10 @@ Status Interpreter::Impl::Allocate() {
     NodeDetails& d = node_details[static_cast<size_t>(node.index)];
     d.backend = node.kernel->backend();
     d.macs = CountMacs(node, tensors);
+  }
+  if (total_ops > kMaxInvokeOps) {
+    return Status::Error("the graph needs " + std::to_string(total_ops) +
+                         " operations per Invoke(), more than the limit of " + std::to_string(kMaxInvokeOps));
   }
   // Lifetime of each activation in node indices: from its producer (graph
   // inputs: before node 0) to its last reader (graph outputs: the end).
@@ -317,9 +424,13 @@ Status Interpreter::Impl::Allocate() {
     if (alias[i] >= 0) continue;
     planned.push_back(static_cast<int32_t>(i));
     // XNNPACK's kernels may read up to XNN_EXTRA_BYTES past a tensor's end.
-    planner.AddBuffer(tensors[i].bytes + kXnnExtraBytes, first[i], last[i]);
+    planner.AddBuffer(tensors[i].bytes + kXnnExtraBytes + kRedZoneBytes, first[i], last[i]);
   }
   arena_bytes = planner.GetMaximumMemorySize();
+  if (arena_bytes > kMaxArenaBytes) {
+    return Status::Error("the tensor arena needs " + std::to_string(arena_bytes) +
+                         " bytes, more than the limit of " + std::to_string(kMaxArenaBytes) + " (256 MiB)");
+  }
   const size_t alloc = std::max<size_t>(64, (arena_bytes + 63) / 64 * 64);
   arena = static_cast<uint8_t*>(std::aligned_alloc(64, alloc));
   if (arena == nullptr) return Status::Error("cannot allocate the " + std::to_string(alloc) + "-byte tensor arena");
@@ -332,6 +443,12 @@ Status Interpreter::Impl::Allocate() {
     while (alias[root] >= 0) root = static_cast<size_t>(alias[root]);
     if (root != i) tensors[i].data = tensors[root].data;
   }
+#ifdef LOOKOUT_ASAN
+  ASAN_POISON_MEMORY_REGION(arena, alloc);
+  for (const Tensor& t : tensors) {
+    if (!t.is_constant && t.data != nullptr) ASAN_UNPOISON_MEMORY_REGION(t.data, t.bytes + kXnnExtraBytes);
+  }
+#endif
   for (Node& node : nodes) {
     if (Status st = node.kernel->Setup(); !st.ok()) {
       return Status::Error("node " + std::to_string(node.index) + " (" + node.op_name + "): " + st.message());

@@ -17,8 +17,10 @@ namespace {
 
 // Files above this size are refused: MobileNet-class models are a few MB.
 constexpr size_t kMaxModelBytes = size_t{1} << 30;
-// Caps that keep a hostile file from asking for absurd work or memory.
-constexpr size_t kMaxTensorBytes = size_t{1} << 30;
+// Caps that keep a hostile file from asking for absurd work or memory
+// (MobileNet-class tensors are a few MB; interpreter.cc caps the arena and the
+// work per node).
+constexpr size_t kMaxTensorBytes = size_t{256} << 20;
 constexpr int kMaxRank = 6;
 
 std::string TensorLabel(size_t index, const tflite::Tensor* t) {
@@ -30,6 +32,12 @@ std::string TensorLabel(size_t index, const tflite::Tensor* t) {
 Status CheckQuantization(size_t index, const tflite::Tensor* t, const std::vector<int32_t>& shape) {
   const auto* q = t->quantization();
   if (q == nullptr) return {};
+  // The verifier checks a vector's 4-byte length field, not that 8-byte
+  // elements are 8-byte aligned; reading them misaligned is undefined.
+  if (q->zero_point() != nullptr &&
+      reinterpret_cast<uintptr_t>(q->zero_point()->Data()) % alignof(int64_t) != 0) {
+    return Status::Error(TensorLabel(index, t) + ": quantization zero_point array is not 8-byte aligned");
+  }
   if (q->details_type() != tflite::QuantizationDetails::NONE) {
     return Status::Error(TensorLabel(index, t) + ": custom quantization details are not supported");
   }
@@ -314,15 +322,21 @@ Result<std::shared_ptr<const Model>> Model::Verify(std::shared_ptr<Model> model)
     if (shape.size() > static_cast<size_t>(kMaxRank)) {
       return Status::Error(TensorLabel(i, t) + ": rank " + std::to_string(shape.size()) + " exceeds 6");
     }
-    size_t elements = 1;
+    // `extent` counts a 0 dimension as 1: kernels still loop over the other
+    // dimensions of an empty tensor, so those are held to the same cap.
+    size_t elements = 1, extent = 1;
     for (size_t d = 0; d < shape.size(); ++d) {
       if (shape[d] < 0) {
         return Status::Error(TensorLabel(i, t) + ": dimension " + std::to_string(d) + " is " +
                              std::to_string(shape[d]) + " (dynamic shapes are not supported)");
       }
       elements *= static_cast<size_t>(shape[d]);
-      if (elements * element_size > kMaxTensorBytes) {
-        return Status::Error(TensorLabel(i, t) + ": larger than 1 GiB");
+      extent *= static_cast<size_t>(std::max(shape[d], 1));
+      if (extent * element_size > kMaxTensorBytes) {
+        std::string dims;
+        for (int32_t v : shape) dims += (dims.empty() ? "" : ",") + std::to_string(v);
+        return Status::Error(TensorLabel(i, t) + ": shape [" + dims +
+                             "] exceeds the 256 MiB limit of one tensor (a 0 dimension counts as 1)");
       }
     }
     if (t->buffer() >= num_buffers) {

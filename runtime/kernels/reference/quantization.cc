@@ -29,9 +29,13 @@ void QuantizeMultiplier(double real_multiplier, int32_t* multiplier, int* shift)
 
 void ActivationRangeQuantized(int activation, float output_scale, int32_t output_zero_point,
                               int32_t qmin, int32_t qmax, int32_t* act_min, int32_t* act_max) {
-  // float division then round, exactly as TFLite's lambda does.
+  // float division then round, exactly as TFLite's lambda does. A tiny scale
+  // takes the rounded value past int32 (converting it would be undefined), so
+  // it is clamped to [qmin, qmax] first: the std::max / std::min below give
+  // the same limits either way, as zero_point lies in [qmin, qmax].
   auto quantize = [&](float f) {
-    return output_zero_point + static_cast<int32_t>(std::round(f / output_scale));
+    const double q = static_cast<double>(output_zero_point) + std::round(f / output_scale);
+    return static_cast<int32_t>(std::clamp(q, static_cast<double>(qmin), static_cast<double>(qmax)));
   };
   *act_min = qmin;
   *act_max = qmax;
