@@ -372,7 +372,12 @@ Status Interpreter::Impl::Allocate() {
     LOOKOUT_RETURN_IF_ERROR(CheckNodeCost(ctx, &total_ops));
     if (options.backend == Backend::kXnnpack) {
       std::unique_ptr<internal::OpKernel> fast = internal::MakeLutKernel(ctx);
-      if (fast == nullptr) fast = internal::MakeXnnpackKernel(ctx, pool);
+      // XNNPACK and our own kernels may read up to XNN_EXTRA_BYTES past an
+      // activation (the arena pads for it); a constant data input lives in
+      // the model file, unpadded, so such nodes stay on the reference.
+      const bool constant_data = !node.inputs.empty() && node.inputs[0] >= 0 &&
+                                 tensors[static_cast<size_t>(node.inputs[0])].is_constant;
+      if (fast == nullptr && !constant_data) fast = internal::MakeXnnpackKernel(ctx, pool);
       if (fast != nullptr) node.kernel = std::move(fast);
     }
     NodeDetails& d = node_details[static_cast<size_t>(node.index)];
