@@ -137,6 +137,7 @@ class Interpreter::Impl {
   size_t activation_bytes = 0;
   pthreadpool_t pool = nullptr;
   bool allocated = false;
+  Status allocate_error;  // a failed AllocateTensors() stays failed: no retry over half-made state
 
   ~Impl() {
     nodes.clear();  // kernels may hold XNNPACK operators that use the pool.
@@ -495,7 +496,10 @@ Result<std::unique_ptr<Interpreter>> Interpreter::Create(std::shared_ptr<const M
 
 Status Interpreter::AllocateTensors() {
   if (impl_->allocated) return {};
-  return impl_->Allocate();
+  if (!impl_->allocate_error.ok()) return impl_->allocate_error;
+  Status status = impl_->Allocate();
+  if (!status.ok()) impl_->allocate_error = status;
+  return status;
 }
 
 Status Interpreter::Invoke() {

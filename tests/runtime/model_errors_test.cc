@@ -530,3 +530,25 @@ TEST_CASE("a model file is mapped read-only, not copied", "[model]") {
   CHECK(found);
   CHECK((*model)->bytes().size() == fs::file_size(path));
 }
+
+TEST_CASE("a failed AllocateTensors() fails again with the same message", "[model_errors]") {
+  ModelBuilder b;
+  const int32_t in = b.AddTensor("image", {1, 1, 1, 2}, tflite::TensorType::FLOAT32);
+  const int32_t w = b.AddTensor("kernel", {2, 1, 1, 2}, tflite::TensorType::FLOAT32, {},
+                                std::vector<uint8_t>(16, 0));
+  const int32_t out = b.AddTensor("features", {1, 1, 1, 2}, tflite::TensorType::FLOAT32);
+  b.AddOperator(lt::op::kConv2D, {in, w, -1}, {out}, lt::Conv2DOptions(tflite::Padding::VALID, 1, 1));
+  b.SetInputs({in});
+  b.SetOutputs({out});
+  auto model = lr::Model::FromBuffer(b.Build());
+  REQUIRE(model.ok());
+  auto interpreter = lr::Interpreter::Create(*model);
+  REQUIRE(interpreter.ok());
+  const auto first = (*interpreter)->AllocateTensors();
+  const auto second = (*interpreter)->AllocateTensors();
+  CHECK_FALSE(first.ok());
+  CHECK_FALSE(second.ok());
+  CHECK(second.message() == first.message());
+  CHECK((*interpreter)->input_data(0).empty());
+  CHECK_FALSE((*interpreter)->Invoke().ok());
+}

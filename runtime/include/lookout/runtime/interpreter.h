@@ -87,7 +87,8 @@ class Interpreter {
       std::shared_ptr<const Model> model, const InterpreterOptions& options = {});
 
   /// Prepares every node and allocates the tensor arena. Must succeed before
-  /// Invoke(); calling it again is a no-op. Refuses models beyond the
+  /// Invoke(); calling it again is a no-op, or returns the same error if it
+  /// failed. Refuses models beyond the
   /// runtime's limits, far above MobileNet-class needs: a 256 MiB arena, 2^32
   /// operations in one node, 2^36 per Invoke().
   Status AllocateTensors();
