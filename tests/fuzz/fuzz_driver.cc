@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "splitmix64.h"
 #include "lookout/runtime/model.h"
 #include "model_fuzzer.h"
 
@@ -46,21 +47,7 @@ using lookout::fuzz::Stage;
 
 namespace {
 
-// SplitMix64: the same sequence on every platform and standard library.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  size_t Below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(Next() % n); }
-
- private:
-  uint64_t state_;
-};
+using Rng = lookout::testing::SplitMix64;
 
 struct Input {
   std::string name;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "splitmix64.h"
 #include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/model.h"
 #include "runtime/model_builder.h"
@@ -75,21 +76,7 @@ Outcome Exercise(std::span<const uint8_t> bytes, lr::Backend backend = lr::Backe
   return {Stage::kRan, {}};
 }
 
-// SplitMix64: a fixed, portable sequence (std distributions are not).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  size_t Below(size_t n) { return static_cast<size_t>(Next() % n); }
-
- private:
-  uint64_t state_;
-};
+using Rng = lookout::testing::SplitMix64;
 
 // Byte ranges of a model that hold constant tensor data; everything else is
 // the graph's structure (tables, vtables, offsets, shapes, quantization).
