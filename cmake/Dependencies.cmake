@@ -1,21 +1,71 @@
-# Locates Lookout's dependencies, all from Debian 12 / Raspberry Pi OS packages
-# (scripts/setup.sh installs them).
+# Locates Lookout's dependencies, all Debian / Raspberry Pi OS packages
+# (scripts/setup.sh installs them), on Debian 12 "bookworm" and 13 "trixie",
+# natively or from an arm64 sysroot (cmake/toolchains/aarch64-linux-gnu.cmake).
+include(CheckCXXSourceCompiles)
+include(CMakePushCheckState)
 
 find_package(Threads REQUIRED)
 find_package(FlatBuffers CONFIG REQUIRED)
 find_program(FLATC_EXECUTABLE flatc REQUIRED)
+# flatc's generated code checks at compile time that it matches the headers.
+execute_process(COMMAND ${FLATC_EXECUTABLE} --version OUTPUT_VARIABLE LOOKOUT_FLATC_VERSION
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+message(STATUS "flatbuffers ${FlatBuffers_VERSION}, ${LOOKOUT_FLATC_VERSION}")
 
 # Debian's libxnnpack-dev ships neither a CMake config nor a pkg-config file.
 find_path(XNNPACK_INCLUDE_DIR xnnpack.h REQUIRED)
 find_library(XNNPACK_LIBRARY XNNPACK REQUIRED)
 find_library(PTHREADPOOL_LIBRARY pthreadpool REQUIRED)
+# Its operator API changed between Debian 12's snapshot (2022) and Debian
+# 13's (2024): runtime/kernels/xnnpack_api.h hides which one is here.
+cmake_push_check_state(RESET)
+set(CMAKE_REQUIRED_INCLUDES ${XNNPACK_INCLUDE_DIR})
+set(CMAKE_REQUIRED_QUIET ON)
+check_cxx_source_compiles([=[
+#include <xnnpack.h>
+int main() { return xnn_reshape_convolution2d_nhwc_qu8 != nullptr ? 0 : 1; }
+]=] LOOKOUT_XNNPACK_HAS_RESHAPE)
+check_cxx_source_compiles([=[
+#include <xnnpack.h>
+int main() { return xnn_setup_convolution2d_nhwc_qc8 != nullptr ? 0 : 1; }
+]=] LOOKOUT_XNNPACK_HAS_QC8)
+cmake_pop_check_state()
+if(LOOKOUT_XNNPACK_HAS_RESHAPE)
+  set(LOOKOUT_XNNPACK_API 2024)
+elseif(LOOKOUT_XNNPACK_HAS_QC8)
+  set(LOOKOUT_XNNPACK_API 2022)
+else()
+  message(FATAL_ERROR "${XNNPACK_INCLUDE_DIR}/xnnpack.h has neither the 2022 nor the 2024 operator API")
+endif()
+message(STATUS "XNNPACK operator API ${LOOKOUT_XNNPACK_API} (${XNNPACK_LIBRARY})")
 add_library(lookout_xnnpack INTERFACE)
 target_include_directories(lookout_xnnpack SYSTEM INTERFACE ${XNNPACK_INCLUDE_DIR})
 target_link_libraries(lookout_xnnpack INTERFACE ${XNNPACK_LIBRARY} ${PTHREADPOOL_LIBRARY})
+target_compile_definitions(lookout_xnnpack INTERFACE LOOKOUT_XNNPACK_API=${LOOKOUT_XNNPACK_API})
 
-find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs videoio)
+# Only the four OpenCV modules Lookout uses, from their own -dev packages:
+# OpenCVConfig.cmake ships in libopencv-dev, which depends on every module
+# (VTK, Qt, MPI, ...). Headers and libraries are found one by one instead.
+find_path(OpenCV_INCLUDE_DIRS opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
+set(OpenCV_LIBS)
+foreach(module core imgproc imgcodecs videoio)
+  find_library(LOOKOUT_OPENCV_${module} opencv_${module} REQUIRED)
+  add_library(lookout_opencv_${module} UNKNOWN IMPORTED)
+  set_target_properties(lookout_opencv_${module} PROPERTIES
+    IMPORTED_LOCATION ${LOOKOUT_OPENCV_${module}}
+    INTERFACE_SYSTEM_INCLUDE_DIRECTORIES ${OpenCV_INCLUDE_DIRS}
+    INTERFACE_INCLUDE_DIRECTORIES ${OpenCV_INCLUDE_DIRS})
+  list(APPEND OpenCV_LIBS lookout_opencv_${module})
+endforeach()
+file(STRINGS ${OpenCV_INCLUDE_DIRS}/opencv2/core/version.hpp LOOKOUT_OPENCV_VERSION_LINES
+     REGEX "#define CV_VERSION_(MAJOR|MINOR|REVISION) ")
+string(REGEX REPLACE ".*MAJOR +([0-9]+).*MINOR +([0-9]+).*REVISION +([0-9]+).*" "\\1.\\2.\\3"
+       OpenCV_VERSION "${LOOKOUT_OPENCV_VERSION_LINES}")
+message(STATUS "OpenCV ${OpenCV_VERSION}: core imgproc imgcodecs videoio")
+
 find_package(nlohmann_json 3 REQUIRED)
-find_package(Boost 1.74 REQUIRED)
+# Boost's own CMake config (CMake 3.30+ dropped FindBoost); Asio is headers only.
+find_package(Boost 1.74 CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
@@ -34,5 +84,13 @@ if(LOOKOUT_WITH_LIBCAMERA)
 endif()
 
 if(LOOKOUT_BUILD_TESTS)
-  find_package(Catch2 2 REQUIRED)
+  # Catch2 2 (Debian 12) or 3 (Debian 13): tests/catch_compat.h hides which.
+  find_package(Catch2 3 QUIET)
+  if(Catch2_FOUND)
+    set(LOOKOUT_CATCH2_MAJOR 3)
+  else()
+    find_package(Catch2 2 REQUIRED)
+    set(LOOKOUT_CATCH2_MAJOR 2)
+  endif()
+  message(STATUS "Catch2 ${Catch2_VERSION}")
 endif()

@@ -1,4 +1,5 @@
-// Nodes that Debian 12's XNNPACK (2022 operator API) runs: 8-bit CONV_2D,
+// Nodes that Debian's XNNPACK runs (through xnnpack_api.h, either of its
+// operator APIs): 8-bit CONV_2D,
 // DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, MUL, AVERAGE_POOL_2D and MEAN
 // over H and W. Each becomes one XNNPACK operator, created (weights packed)
 // once at AllocateTensors() and set up once the arena is placed, so Invoke()
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "kernels/kernel_util.h"
+#include "kernels/xnnpack_api.h"
 #include "kernels/depthwise.h"
 #include "kernels/pointwise.h"
 #include "kernels/reference/quantization.h"
@@ -24,15 +26,17 @@
 namespace lookout::runtime::internal {
 namespace {
 
+using SetupFn = std::function<xnn_status(xnn_operator_t, xnn::Workspace&, pthreadpool_t)>;
+
 class XnnpackKernel : public OpKernel {
  public:
-  XnnpackKernel(xnn_operator_t op, pthreadpool_t pool, std::function<xnn_status(xnn_operator_t, pthreadpool_t)> setup)
+  XnnpackKernel(xnn_operator_t op, pthreadpool_t pool, SetupFn setup)
       : op_(op), pool_(pool), setup_(std::move(setup)) {}
   ~XnnpackKernel() override { xnn_delete_operator(op_); }
 
   Status Prepare(KernelContext&) override { return {}; }
   Status Setup() override {
-    if (setup_(op_, pool_) != xnn_status_success) return Status::Error("XNNPACK setup failed");
+    if (setup_(op_, workspace_, pool_) != xnn_status_success) return Status::Error("XNNPACK setup failed");
     return {};
   }
   void Eval() override { xnn_run_operator(op_, pool_); }
@@ -41,12 +45,11 @@ class XnnpackKernel : public OpKernel {
  private:
   xnn_operator_t op_;
   pthreadpool_t pool_;
-  std::function<xnn_status(xnn_operator_t, pthreadpool_t)> setup_;
+  xnn::Workspace workspace_;
+  SetupFn setup_;
 };
 
-using Setup = std::function<xnn_status(xnn_operator_t, pthreadpool_t)>;
-
-std::unique_ptr<OpKernel> Wrap(xnn_status status, xnn_operator_t op, pthreadpool_t pool, Setup setup) {
+std::unique_ptr<OpKernel> Wrap(xnn_status status, xnn_operator_t op, pthreadpool_t pool, SetupFn setup) {
   if (status != xnn_status_success || op == nullptr) {
     if (op != nullptr) xnn_delete_operator(op);
     return nullptr;
@@ -58,6 +61,13 @@ void ActivationRange(int activation, const Tensor& out, int32_t* lo, int32_t* hi
   reference::ActivationRangeQuantized(activation, out.scale, out.zero_point, QMin(out.type),
                                       QMax(out.type), lo, hi);
 }
+
+xnn::QType QTypeOf(const Tensor& in, const Tensor* filter) {
+  if (in.type == DataType::kUInt8) return xnn::QType::kQU8;
+  return filter != nullptr && filter->quantization.scale.size() > 1 ? xnn::QType::kQC8 : xnn::QType::kQS8;
+}
+
+xnn::Quantization QuantOf(const Tensor& t) { return {t.zero_point, t.scale}; }
 
 // Leading and trailing padding of one spatial dimension, TFLite's way.
 void Padding(int padding, int32_t in, int32_t filter, int32_t stride, int32_t dilation, int32_t out,
@@ -72,63 +82,42 @@ void Padding(int padding, int32_t in, int32_t filter, int32_t stride, int32_t di
   *after = static_cast<uint32_t>(total - *before);
 }
 
-struct ConvShape {
-  uint32_t pad_top, pad_right, pad_bottom, pad_left;
-  uint32_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
-  uint32_t groups;
-  size_t group_in, group_out, in_stride, out_stride;
-  uint32_t flags;
-};
-
 std::unique_ptr<OpKernel> MakeConv(const Tensor& in, const Tensor& filter, const Tensor* bias,
-                                   const Tensor& out, const ConvShape& s, int activation,
+                                   const Tensor& out, xnn::ConvParams p, int activation,
                                    pthreadpool_t pool) {
-  int32_t lo, hi;
-  ActivationRange(activation, out, &lo, &hi);
-  const int32_t* bias_data = bias != nullptr ? bias->data_as<int32_t>() : nullptr;
+  ActivationRange(activation, out, &p.output_min, &p.output_max);
+  p.input_zero_point = in.zero_point;
+  p.input_scale = in.scale;
+  p.filter_zero_point = filter.zero_point;
+  p.filter_scales = filter.quantization.scale.data();
+  p.filter = filter.data;
+  p.bias = bias != nullptr ? bias->data_as<int32_t>() : nullptr;
+  p.output_zero_point = out.zero_point;
+  p.output_scale = out.scale;
+  const xnn::QType type = QTypeOf(in, &filter);
   const size_t batch = static_cast<size_t>(in.dim(0));
   const size_t h = static_cast<size_t>(in.dim(1)), w = static_cast<size_t>(in.dim(2));
   xnn_operator_t op = nullptr;
-  if (in.type == DataType::kUInt8) {
-    const xnn_status st = xnn_create_convolution2d_nhwc_qu8(
-        s.pad_top, s.pad_right, s.pad_bottom, s.pad_left, s.kernel_h, s.kernel_w, s.stride_h,
-        s.stride_w, s.dilation_h, s.dilation_w, s.groups, s.group_in, s.group_out, s.in_stride,
-        s.out_stride, static_cast<uint8_t>(in.zero_point), in.scale,
-        static_cast<uint8_t>(filter.zero_point), filter.scale, filter.data_as<uint8_t>(), bias_data,
-        static_cast<uint8_t>(out.zero_point), out.scale, static_cast<uint8_t>(lo),
-        static_cast<uint8_t>(hi), s.flags, &op);
-    const Tensor* pin = &in;
-    const Tensor* pout = &out;
-    return Wrap(st, op, pool, [=](xnn_operator_t o, pthreadpool_t p) {
-      return xnn_setup_convolution2d_nhwc_qu8(o, batch, h, w, pin->data_as<uint8_t>(),
-                                              pout->data_as<uint8_t>(), p);
-    });
-  }
-  xnn_status st;
+  const xnn_status st = xnn::CreateConvolution(type, p, &op);
   const Tensor* pin = &in;
   const Tensor* pout = &out;
-  if (filter.quantization.scale.size() > 1) {
-    st = xnn_create_convolution2d_nhwc_qc8(
-        s.pad_top, s.pad_right, s.pad_bottom, s.pad_left, s.kernel_h, s.kernel_w, s.stride_h,
-        s.stride_w, s.dilation_h, s.dilation_w, s.groups, s.group_in, s.group_out, s.in_stride,
-        s.out_stride, static_cast<int8_t>(in.zero_point), in.scale, filter.quantization.scale.data(),
-        filter.data_as<int8_t>(), bias_data, static_cast<int8_t>(out.zero_point), out.scale,
-        static_cast<int8_t>(lo), static_cast<int8_t>(hi), s.flags, &op);
-    return Wrap(st, op, pool, [=](xnn_operator_t o, pthreadpool_t p) {
-      return xnn_setup_convolution2d_nhwc_qc8(o, batch, h, w, pin->data_as<int8_t>(),
-                                              pout->data_as<int8_t>(), p);
-    });
-  }
-  st = xnn_create_convolution2d_nhwc_qs8(
-      s.pad_top, s.pad_right, s.pad_bottom, s.pad_left, s.kernel_h, s.kernel_w, s.stride_h,
-      s.stride_w, s.dilation_h, s.dilation_w, s.groups, s.group_in, s.group_out, s.in_stride,
-      s.out_stride, static_cast<int8_t>(in.zero_point), in.scale, filter.scale,
-      filter.data_as<int8_t>(), bias_data, static_cast<int8_t>(out.zero_point), out.scale,
-      static_cast<int8_t>(lo), static_cast<int8_t>(hi), s.flags, &op);
-  return Wrap(st, op, pool, [=](xnn_operator_t o, pthreadpool_t p) {
-    return xnn_setup_convolution2d_nhwc_qs8(o, batch, h, w, pin->data_as<int8_t>(),
-                                            pout->data_as<int8_t>(), p);
+  return Wrap(st, op, pool, [=](xnn_operator_t o, xnn::Workspace& ws, pthreadpool_t tp) {
+    return xnn::SetupConvolution(type, o, ws, batch, h, w, pin->data, pout->data, tp);
   });
+}
+
+xnn::ConvParams ConvGeometry(int padding, const Tensor& in, const Tensor& filter, const Tensor& out,
+                             int stride_h, int stride_w, int dilation_h, int dilation_w) {
+  xnn::ConvParams p{};
+  Padding(padding, in.dim(1), filter.dim(1), stride_h, dilation_h, out.dim(1), &p.pad_top, &p.pad_bottom);
+  Padding(padding, in.dim(2), filter.dim(2), stride_w, dilation_w, out.dim(2), &p.pad_left, &p.pad_right);
+  p.kernel_h = static_cast<uint32_t>(filter.dim(1));
+  p.kernel_w = static_cast<uint32_t>(filter.dim(2));
+  p.stride_h = static_cast<uint32_t>(stride_h);
+  p.stride_w = static_cast<uint32_t>(stride_w);
+  p.dilation_h = static_cast<uint32_t>(dilation_h);
+  p.dilation_w = static_cast<uint32_t>(dilation_w);
+  return p;
 }
 
 std::unique_ptr<OpKernel> Conv2D(KernelContext& ctx, pthreadpool_t pool) {
@@ -136,22 +125,12 @@ std::unique_ptr<OpKernel> Conv2D(KernelContext& ctx, pthreadpool_t pool) {
   const Tensor& in = *ctx.input(0);
   const Tensor& filter = *ctx.input(1);
   const Tensor& out = *ctx.output(0);
-  ConvShape s{};
-  const int padding = static_cast<int>(o->padding());
-  Padding(padding, in.dim(1), filter.dim(1), o->stride_h(), o->dilation_h_factor(), out.dim(1),
-          &s.pad_top, &s.pad_bottom);
-  Padding(padding, in.dim(2), filter.dim(2), o->stride_w(), o->dilation_w_factor(), out.dim(2),
-          &s.pad_left, &s.pad_right);
-  s.kernel_h = static_cast<uint32_t>(filter.dim(1));
-  s.kernel_w = static_cast<uint32_t>(filter.dim(2));
-  s.stride_h = static_cast<uint32_t>(o->stride_h());
-  s.stride_w = static_cast<uint32_t>(o->stride_w());
-  s.dilation_h = static_cast<uint32_t>(o->dilation_h_factor());
-  s.dilation_w = static_cast<uint32_t>(o->dilation_w_factor());
-  s.groups = 1;
-  s.group_in = s.in_stride = static_cast<size_t>(in.dim(3));
-  s.group_out = s.out_stride = static_cast<size_t>(out.dim(3));
-  return MakeConv(in, filter, ctx.input(2), out, s, static_cast<int>(o->fused_activation_function()), pool);
+  xnn::ConvParams p = ConvGeometry(static_cast<int>(o->padding()), in, filter, out, o->stride_h(),
+                                   o->stride_w(), o->dilation_h_factor(), o->dilation_w_factor());
+  p.groups = 1;
+  p.group_in = p.in_stride = static_cast<size_t>(in.dim(3));
+  p.group_out = p.out_stride = static_cast<size_t>(out.dim(3));
+  return MakeConv(in, filter, ctx.input(2), out, p, static_cast<int>(o->fused_activation_function()), pool);
 }
 
 std::unique_ptr<OpKernel> DepthwiseConv2D(KernelContext& ctx, pthreadpool_t pool) {
@@ -159,25 +138,15 @@ std::unique_ptr<OpKernel> DepthwiseConv2D(KernelContext& ctx, pthreadpool_t pool
   const Tensor& in = *ctx.input(0);
   const Tensor& filter = *ctx.input(1);
   const Tensor& out = *ctx.output(0);
-  ConvShape s{};
-  const int padding = static_cast<int>(o->padding());
-  Padding(padding, in.dim(1), filter.dim(1), o->stride_h(), o->dilation_h_factor(), out.dim(1),
-          &s.pad_top, &s.pad_bottom);
-  Padding(padding, in.dim(2), filter.dim(2), o->stride_w(), o->dilation_w_factor(), out.dim(2),
-          &s.pad_left, &s.pad_right);
-  s.kernel_h = static_cast<uint32_t>(filter.dim(1));
-  s.kernel_w = static_cast<uint32_t>(filter.dim(2));
-  s.stride_h = static_cast<uint32_t>(o->stride_h());
-  s.stride_w = static_cast<uint32_t>(o->stride_w());
-  s.dilation_h = static_cast<uint32_t>(o->dilation_h_factor());
-  s.dilation_w = static_cast<uint32_t>(o->dilation_w_factor());
-  s.groups = static_cast<uint32_t>(in.dim(3));
-  s.group_in = 1;
-  s.group_out = static_cast<size_t>(out.dim(3) / in.dim(3));
-  s.in_stride = static_cast<size_t>(in.dim(3));
-  s.out_stride = static_cast<size_t>(out.dim(3));
-  s.flags = XNN_FLAG_DEPTHWISE_CONVOLUTION;
-  return MakeConv(in, filter, ctx.input(2), out, s, static_cast<int>(o->fused_activation_function()), pool);
+  xnn::ConvParams p = ConvGeometry(static_cast<int>(o->padding()), in, filter, out, o->stride_h(),
+                                   o->stride_w(), o->dilation_h_factor(), o->dilation_w_factor());
+  p.groups = static_cast<uint32_t>(in.dim(3));
+  p.group_in = 1;
+  p.group_out = static_cast<size_t>(out.dim(3) / in.dim(3));
+  p.in_stride = static_cast<size_t>(in.dim(3));
+  p.out_stride = static_cast<size_t>(out.dim(3));
+  p.flags = XNN_FLAG_DEPTHWISE_CONVOLUTION;
+  return MakeConv(in, filter, ctx.input(2), out, p, static_cast<int>(o->fused_activation_function()), pool);
 }
 
 std::unique_ptr<OpKernel> FullyConnected(KernelContext& ctx, pthreadpool_t pool) {
@@ -190,49 +159,49 @@ std::unique_ptr<OpKernel> FullyConnected(KernelContext& ctx, pthreadpool_t pool)
   const size_t units = static_cast<size_t>(filter.dim(0));
   const size_t depth = static_cast<size_t>(filter.dim(1));
   const size_t batch = in.elements / depth;
-  if (in.type == DataType::kInt8 && filter.quantization.scale.size() > 1) {
-    // No per-channel FULLY_CONNECTED in this XNNPACK: a 1x1 convolution over
-    // a batch of 1x1 images is the same product with per-channel scales.
-    int32_t lo, hi;
-    ActivationRange(activation, out, &lo, &hi);
+  const xnn::QType type = QTypeOf(in, &filter);
+  if (type == xnn::QType::kQC8) {
+    // Per-channel FULLY_CONNECTED as a 1x1 convolution over a batch of 1x1
+    // images: the same product with per-channel scales, in both APIs.
+    xnn::ConvParams p{};
+    p.kernel_h = p.kernel_w = p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+    p.groups = 1;
+    p.group_in = p.in_stride = depth;
+    p.group_out = p.out_stride = units;
+    ActivationRange(activation, out, &p.output_min, &p.output_max);
+    p.input_zero_point = in.zero_point;
+    p.input_scale = in.scale;
+    p.filter_scales = filter.quantization.scale.data();
+    p.filter = filter.data;
+    p.bias = bias != nullptr ? bias->data_as<int32_t>() : nullptr;
+    p.output_zero_point = out.zero_point;
+    p.output_scale = out.scale;
     xnn_operator_t op = nullptr;
-    const xnn_status st = xnn_create_convolution2d_nhwc_qc8(
-        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, depth, units, depth, units,
-        static_cast<int8_t>(in.zero_point), in.scale, filter.quantization.scale.data(),
-        filter.data_as<int8_t>(), bias != nullptr ? bias->data_as<int32_t>() : nullptr,
-        static_cast<int8_t>(out.zero_point), out.scale, static_cast<int8_t>(lo),
-        static_cast<int8_t>(hi), 0, &op);
+    const xnn_status st = xnn::CreateConvolution(type, p, &op);
     const Tensor* pin = &in;
     const Tensor* pout = &out;
-    return Wrap(st, op, pool, [=](xnn_operator_t op2, pthreadpool_t p) {
-      return xnn_setup_convolution2d_nhwc_qc8(op2, batch, 1, 1, pin->data_as<int8_t>(),
-                                              pout->data_as<int8_t>(), p);
+    return Wrap(st, op, pool, [=](xnn_operator_t o2, xnn::Workspace& ws, pthreadpool_t tp) {
+      return xnn::SetupConvolution(type, o2, ws, batch, 1, 1, pin->data, pout->data, tp);
     });
   }
-  int32_t lo, hi;
-  ActivationRange(activation, out, &lo, &hi);
-  const int32_t* bias_data = bias != nullptr ? bias->data_as<int32_t>() : nullptr;
+  xnn::FullyConnectedParams p{};
+  p.input_channels = depth;
+  p.output_channels = units;
+  p.input_zero_point = in.zero_point;
+  p.input_scale = in.scale;
+  p.filter_zero_point = filter.zero_point;
+  p.filter_scale = filter.scale;
+  p.filter = filter.data;
+  p.bias = bias != nullptr ? bias->data_as<int32_t>() : nullptr;
+  p.output_zero_point = out.zero_point;
+  p.output_scale = out.scale;
+  ActivationRange(activation, out, &p.output_min, &p.output_max);
+  xnn_operator_t op = nullptr;
+  const xnn_status st = xnn::CreateFullyConnected(type, p, &op);
   const Tensor* pin = &in;
   const Tensor* pout = &out;
-  xnn_operator_t op = nullptr;
-  if (in.type == DataType::kUInt8) {
-    const xnn_status st = xnn_create_fully_connected_nc_qu8(
-        depth, units, depth, units, static_cast<uint8_t>(in.zero_point), in.scale,
-        static_cast<uint8_t>(filter.zero_point), filter.scale, filter.data_as<uint8_t>(), bias_data,
-        static_cast<uint8_t>(out.zero_point), out.scale, static_cast<uint8_t>(lo),
-        static_cast<uint8_t>(hi), 0, &op);
-    return Wrap(st, op, pool, [=](xnn_operator_t op2, pthreadpool_t p) {
-      return xnn_setup_fully_connected_nc_qu8(op2, batch, pin->data_as<uint8_t>(),
-                                              pout->data_as<uint8_t>(), p);
-    });
-  }
-  const xnn_status st = xnn_create_fully_connected_nc_qs8(
-      depth, units, depth, units, static_cast<int8_t>(in.zero_point), in.scale, filter.scale,
-      filter.data_as<int8_t>(), bias_data, static_cast<int8_t>(out.zero_point), out.scale,
-      static_cast<int8_t>(lo), static_cast<int8_t>(hi), 0, &op);
-  return Wrap(st, op, pool, [=](xnn_operator_t op2, pthreadpool_t p) {
-    return xnn_setup_fully_connected_nc_qs8(op2, batch, pin->data_as<int8_t>(),
-                                            pout->data_as<int8_t>(), p);
+  return Wrap(st, op, pool, [=](xnn_operator_t o2, xnn::Workspace&, pthreadpool_t tp) {
+    return xnn::SetupFullyConnected(type, o2, batch, pin->data, pout->data, tp);
   });
 }
 
@@ -250,35 +219,21 @@ std::unique_ptr<OpKernel> Binary(KernelContext& ctx, pthreadpool_t pool) {
   }
   int32_t lo, hi;
   ActivationRange(activation, out, &lo, &hi);
+  const xnn::BinaryOp kind = kAdd ? xnn::BinaryOp::kAdd : xnn::BinaryOp::kMultiply;
+  const xnn::QType type = QTypeOf(a, nullptr);
+  xnn_operator_t op = nullptr;
+  const xnn_status st = xnn::CreateBinary(kind, type, QuantOf(a), QuantOf(b), QuantOf(out), lo, hi, &op);
   std::vector<size_t> sa(a.shape.begin(), a.shape.end()), sb(b.shape.begin(), b.shape.end());
   const Tensor* pa = &a;
   const Tensor* pb = &b;
   const Tensor* po = &out;
-  xnn_operator_t op = nullptr;
-  xnn_status st;
-  if (a.type == DataType::kUInt8) {
-    const auto create = kAdd ? xnn_create_add_nd_qu8 : xnn_create_multiply_nd_qu8;
-    const auto setup = kAdd ? xnn_setup_add_nd_qu8 : xnn_setup_multiply_nd_qu8;
-    st = create(static_cast<uint8_t>(a.zero_point), a.scale, static_cast<uint8_t>(b.zero_point),
-                b.scale, static_cast<uint8_t>(out.zero_point), out.scale, static_cast<uint8_t>(lo),
-                static_cast<uint8_t>(hi), 0, &op);
-    return Wrap(st, op, pool, [=](xnn_operator_t o, pthreadpool_t p) {
-      return setup(o, sa.size(), sa.data(), sb.size(), sb.data(), pa->data_as<uint8_t>(),
-                   pb->data_as<uint8_t>(), po->data_as<uint8_t>(), p);
-    });
-  }
-  const auto create = kAdd ? xnn_create_add_nd_qs8 : xnn_create_multiply_nd_qs8;
-  const auto setup = kAdd ? xnn_setup_add_nd_qs8 : xnn_setup_multiply_nd_qs8;
-  st = create(static_cast<int8_t>(a.zero_point), a.scale, static_cast<int8_t>(b.zero_point), b.scale,
-              static_cast<int8_t>(out.zero_point), out.scale, static_cast<int8_t>(lo),
-              static_cast<int8_t>(hi), 0, &op);
-  return Wrap(st, op, pool, [=](xnn_operator_t o, pthreadpool_t p) {
-    return setup(o, sa.size(), sa.data(), sb.size(), sb.data(), pa->data_as<int8_t>(),
-                 pb->data_as<int8_t>(), po->data_as<int8_t>(), p);
+  return Wrap(st, op, pool, [=](xnn_operator_t o, xnn::Workspace&, pthreadpool_t tp) {
+    return xnn::SetupBinary(kind, type, o, sa.size(), sa.data(), sb.size(), sb.data(), pa->data,
+                            pb->data, po->data, tp);
   });
 }
 
-// Mean over H and W of an NHWC tensor: XNNPACK's global average pooling.
+// Mean over H and W of an NHWC tensor.
 std::unique_ptr<OpKernel> GlobalAverage(const Tensor& in, const Tensor& out, int activation,
                                         pthreadpool_t pool) {
   int32_t lo, hi;
@@ -286,26 +241,13 @@ std::unique_ptr<OpKernel> GlobalAverage(const Tensor& in, const Tensor& out, int
   const size_t batch = static_cast<size_t>(in.dim(0));
   const size_t width = static_cast<size_t>(in.dim(1)) * static_cast<size_t>(in.dim(2));
   const size_t channels = static_cast<size_t>(in.dim(3));
+  const xnn::QType type = QTypeOf(in, nullptr);
+  xnn_operator_t op = nullptr;
+  const xnn_status st = xnn::CreateGlobalAverage(type, channels, QuantOf(in), QuantOf(out), lo, hi, &op);
   const Tensor* pin = &in;
   const Tensor* pout = &out;
-  xnn_operator_t op = nullptr;
-  if (in.type == DataType::kUInt8) {
-    const xnn_status st = xnn_create_global_average_pooling_nwc_qu8(
-        channels, channels, channels, static_cast<uint8_t>(in.zero_point), in.scale,
-        static_cast<uint8_t>(out.zero_point), out.scale, static_cast<uint8_t>(lo),
-        static_cast<uint8_t>(hi), 0, &op);
-    return Wrap(st, op, pool, [=](xnn_operator_t o, pthreadpool_t p) {
-      return xnn_setup_global_average_pooling_nwc_qu8(o, batch, width, pin->data_as<uint8_t>(),
-                                                      pout->data_as<uint8_t>(), p);
-    });
-  }
-  const xnn_status st = xnn_create_global_average_pooling_nwc_qs8(
-      channels, channels, channels, static_cast<int8_t>(in.zero_point), in.scale,
-      static_cast<int8_t>(out.zero_point), out.scale, static_cast<int8_t>(lo),
-      static_cast<int8_t>(hi), 0, &op);
-  return Wrap(st, op, pool, [=](xnn_operator_t o, pthreadpool_t p) {
-    return xnn_setup_global_average_pooling_nwc_qs8(o, batch, width, pin->data_as<int8_t>(),
-                                                    pout->data_as<int8_t>(), p);
+  return Wrap(st, op, pool, [=](xnn_operator_t o, xnn::Workspace& ws, pthreadpool_t tp) {
+    return xnn::SetupGlobalAverage(type, o, ws, batch, width, channels, pin->data, pout->data, tp);
   });
 }
 
@@ -327,22 +269,25 @@ std::unique_ptr<OpKernel> AveragePool2D(KernelContext& ctx, pthreadpool_t pool) 
   Padding(padding, in.dim(1), o->filter_height(), o->stride_h(), 1, out.dim(1), &top, &bottom);
   Padding(padding, in.dim(2), o->filter_width(), o->stride_w(), 1, out.dim(2), &left, &right);
   if (top || bottom || left || right) return nullptr;
-  int32_t lo, hi;
-  ActivationRange(activation, out, &lo, &hi);
-  const size_t channels = static_cast<size_t>(in.dim(3));
+  xnn::PoolParams p{};
+  p.window_h = static_cast<uint32_t>(o->filter_height());
+  p.window_w = static_cast<uint32_t>(o->filter_width());
+  p.stride_h = static_cast<uint32_t>(o->stride_h());
+  p.stride_w = static_cast<uint32_t>(o->stride_w());
+  p.channels = static_cast<size_t>(in.dim(3));
+  p.in = QuantOf(in);
+  p.out = QuantOf(out);
+  ActivationRange(activation, out, &p.output_min, &p.output_max);
   const size_t batch = static_cast<size_t>(in.dim(0));
   const size_t h = static_cast<size_t>(in.dim(1)), w = static_cast<size_t>(in.dim(2));
+  const size_t channels = p.channels;
   xnn_operator_t op = nullptr;
-  const xnn_status st = xnn_create_average_pooling2d_nhwc_qu8(
-      0, 0, 0, 0, static_cast<uint32_t>(o->filter_height()), static_cast<uint32_t>(o->filter_width()),
-      static_cast<uint32_t>(o->stride_h()), static_cast<uint32_t>(o->stride_w()), channels, channels,
-      channels, static_cast<uint8_t>(in.zero_point), in.scale, static_cast<uint8_t>(out.zero_point),
-      out.scale, static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), 0, &op);
+  const xnn_status st = xnn::CreateAveragePoolQU8(p, &op);
   const Tensor* pin = &in;
   const Tensor* pout = &out;
-  return Wrap(st, op, pool, [=](xnn_operator_t op2, pthreadpool_t p) {
-    return xnn_setup_average_pooling2d_nhwc_qu8(op2, batch, h, w, pin->data_as<uint8_t>(),
-                                                pout->data_as<uint8_t>(), p);
+  return Wrap(st, op, pool, [=](xnn_operator_t op2, xnn::Workspace& ws, pthreadpool_t tp) {
+    return xnn::SetupAveragePoolQU8(op2, ws, batch, h, w, channels, pin->data_as<uint8_t>(),
+                                    pout->data_as<uint8_t>(), tp);
   });
 }
 

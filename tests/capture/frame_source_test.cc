@@ -1,6 +1,6 @@
 // Frame sources on real data: image folders built from ../shared/images,
 // a video written with cv::VideoWriter, and the error paths.
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 #include <atomic>
 #include <chrono>
@@ -26,7 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using Catch::Matchers::Contains;
+using lookout::testing::Contains;
 using lookout::capture::CreateFrameSource;
 using lookout::capture::FramePtr;
 using lookout::capture::FrameSource;

@@ -1,7 +1,7 @@
 // Preprocessor: expected tensor bytes come from hand calculation of
 // q = round((p - mean) / std / scale) + zero_point, saturated, and from the
 // NHWC/NCHW index definitions, never from the code under test.
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 #include <cstring>
 #include <stdexcept>
@@ -254,7 +254,7 @@ TEST_CASE("Describe() spells out the pipeline", "[capture][preprocessor]") {
 
 TEST_CASE("unsupported inputs and buffers are rejected", "[capture][preprocessor]") {
   const PreprocessOptions options;
-  using Catch::Matchers::Contains;
+  using lookout::testing::Contains;
   CHECK_THROWS_AS(Preprocessor(Input({1, 224, 224, 1}, DataType::kUInt8, 0.01f, 0), options),
                   std::invalid_argument);
   CHECK_THROWS_WITH(Preprocessor(Input({1, 224, 224, 1}, DataType::kUInt8, 0.01f, 0), options),

@@ -1,6 +1,6 @@
 #include "lookout/config/config.h"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -308,8 +308,8 @@ TEST_CASE("bad values name the key and what was expected", "[config]") {
     const std::optional<ConfigError> error = ErrorOf(Patched(c.patch));
     REQUIRE(error.has_value());
     CHECK(error->pointer() == c.pointer);
-    CHECK_THAT(error->what(), Catch::Contains(c.message));
-    CHECK_THAT(error->what(), Catch::StartsWith(c.pointer + ": "));
+    CHECK_THAT(error->what(), lookout::testing::Contains(c.message));
+    CHECK_THAT(error->what(), lookout::testing::StartsWith(c.pointer + ": "));
   }
 }
 
@@ -336,8 +336,8 @@ TEST_CASE("documents that are not a config object", "[config]") {
     const std::optional<ConfigError> error = ErrorOf(c.text);
     REQUIRE(error.has_value());
     CHECK(error->pointer() == c.pointer);
-    CHECK_THAT(error->what(), Catch::Contains(c.message));
-    if (c.pointer.empty()) CHECK_THAT(error->what(), !Catch::StartsWith(":"));
+    CHECK_THAT(error->what(), lookout::testing::Contains(c.message));
+    if (c.pointer.empty()) CHECK_THAT(error->what(), !lookout::testing::StartsWith(":"));
   }
 }
 
@@ -345,7 +345,7 @@ TEST_CASE("a password never appears in error messages", "[config]") {
   const std::optional<ConfigError> error = ErrorOf(Patched(R"({"mqtt": {"password": 987654}})"));
   REQUIRE(error.has_value());
   CHECK(error->pointer() == "/mqtt/password");
-  CHECK_THAT(error->what(), !Catch::Contains("987654"));
+  CHECK_THAT(error->what(), !lookout::testing::Contains("987654"));
 }
 
 TEST_CASE("LoadConfigFile resolves against the file's folder", "[config]") {
@@ -386,7 +386,7 @@ TEST_CASE("LoadConfigFile errors name the file", "[config]") {
       FAIL("expected ConfigError");
     } catch (const ConfigError& e) {
       CHECK(e.pointer().empty());
-      CHECK_THAT(e.what(), Catch::EndsWith("is a directory"));
+      CHECK_THAT(e.what(), lookout::testing::EndsWith("is a directory"));
     }
   }
   SECTION("invalid JSON") {
@@ -396,7 +396,7 @@ TEST_CASE("LoadConfigFile errors name the file", "[config]") {
       FAIL("expected ConfigError");
     } catch (const ConfigError& e) {
       CHECK(e.pointer().empty());
-      CHECK_THAT(e.what(), Catch::StartsWith((dir.path() / "bad.json").string() +
+      CHECK_THAT(e.what(), lookout::testing::StartsWith((dir.path() / "bad.json").string() +
                                              ": invalid JSON at byte"));
     }
   }

@@ -1,7 +1,7 @@
 // Classification of real photos: the bundled default model, through the same
 // Classifier lookoutd and `lookout classify` use, against the acceptable
 // ImageNet labels a person assigned in ../shared/images/labels.json.
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 #include <algorithm>
 #include <fstream>

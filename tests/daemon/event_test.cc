@@ -1,7 +1,7 @@
 #include <chrono>
 #include <limits>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 #include <nlohmann/json.hpp>
 
 #include "daemon/event.h"
@@ -56,7 +56,7 @@ TEST_CASE("EventToJson of an empty top-k and odd numbers", "[event]") {
   CHECK(actual["latency_ms"]["inference"].is_null());  // JSON has no NaN.
   CHECK(actual["latency_ms"]["preprocess"].is_null());
   CHECK(actual["latency_ms"]["capture_to_result"] == 0.0);
-  CHECK_NOTHROW(json::parse(actual.dump()));
+  CHECK(json::accept(actual.dump()));
 }
 
 TEST_CASE("FormatTimestamp is RFC 3339 UTC with milliseconds", "[event]") {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 #include <nlohmann/json.hpp>
 
 #include "tests/daemon/mosquitto_broker.h"
@@ -56,7 +56,7 @@ bool WaitConnected(const MqttPublisher& publisher, bool connected = true) {
   return WaitUntil([&] { return publisher.stats().connected == connected; });
 }
 
-TEST_CASE("mqtt: online, discovery and results reach a subscriber; offline after Stop",
+TEST_CASE("mqtt: online, discovery and results reach a subscriber, offline after Stop",
           "[mqtt]") {
   MosquittoBroker broker;
   boost::asio::io_context io;
@@ -104,7 +104,7 @@ TEST_CASE("mqtt: online, discovery and results reach a subscriber; offline after
   CHECK(label["value_template"] ==
         "{{ value_json.top_k[0].label if value_json.top_k else 'none' }}");
   CHECK(label["json_attributes_topic"] == kResult);
-  CHECK_THAT(label["json_attributes_template"].get<std::string>(), Catch::Contains("top_k"));
+  CHECK_THAT(label["json_attributes_template"].get<std::string>(), lookout::testing::Contains("top_k"));
   const json latency = json::parse(
       late.Messages("homeassistant/sensor/lookout_front/inference_latency/config")[0].payload);
   CHECK(latency["unit_of_measurement"] == "ms");

@@ -20,7 +20,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 #include <nlohmann/json.hpp>
 
 #include "tests/daemon/test_util.h"
@@ -130,16 +130,16 @@ TEST_CASE("socket: malformed lines get an error and the connection stays usable"
   client.SendLine("{not json");
   json reply = client.ReadJson();
   CHECK(reply["ok"] == false);
-  CHECK_THAT(reply["error"].get<std::string>(), Catch::Contains("not valid JSON"));
+  CHECK_THAT(reply["error"].get<std::string>(), lookout::testing::Contains("not valid JSON"));
   CHECK(client.Request({{"cmd", "version"}, {"id", 1}})["ok"] == true);
 
   client.SendLine("[1, 2]");
-  CHECK_THAT(client.ReadJson()["error"].get<std::string>(), Catch::Contains("JSON object"));
+  CHECK_THAT(client.ReadJson()["error"].get<std::string>(), lookout::testing::Contains("JSON object"));
 
   reply = client.Request({{"id", 3}});
   CHECK(reply["ok"] == false);
   CHECK(reply["id"] == 3);
-  CHECK_THAT(reply["error"].get<std::string>(), Catch::Contains("\"cmd\""));
+  CHECK_THAT(reply["error"].get<std::string>(), lookout::testing::Contains("\"cmd\""));
 
   reply = client.Request({{"cmd", 5}, {"id", 4}});
   CHECK(reply["ok"] == false);
@@ -179,7 +179,7 @@ TEST_CASE("socket: an unknown command is an error reply", "[socket]") {
   CHECK(reply["error"] == "unknown command \"nope\" (expected one of: version, echo)");
 
   client.SendLine("nope");
-  CHECK_THAT(client.ReadJson()["error"].get<std::string>(), Catch::StartsWith("unknown command"));
+  CHECK_THAT(client.ReadJson()["error"].get<std::string>(), lookout::testing::StartsWith("unknown command"));
 }
 
 TEST_CASE("socket: pipelined and split requests", "[socket]") {
@@ -274,7 +274,7 @@ TEST_CASE("socket: connections beyond max_clients get one error line", "[socket]
   Client second(f.config.path);
   const json reply = second.ReadJson();
   CHECK(reply["ok"] == false);
-  CHECK_THAT(reply["error"].get<std::string>(), Catch::Contains("too many clients"));
+  CHECK_THAT(reply["error"].get<std::string>(), lookout::testing::Contains("too many clients"));
   CHECK(second.WaitClosed());
 
   CHECK(first.Request({{"cmd", "version"}})["ok"] == true);
@@ -287,7 +287,7 @@ TEST_CASE("socket: a line over 64 KiB is refused and the connection closed", "[s
   client.SendRaw(std::string(SocketServer::kMaxRequestBytes + 4096, 'a'));
   const json reply = client.ReadJson();
   CHECK(reply["ok"] == false);
-  CHECK_THAT(reply["error"].get<std::string>(), Catch::Contains("65536"));
+  CHECK_THAT(reply["error"].get<std::string>(), lookout::testing::Contains("65536"));
   CHECK(client.WaitClosed());
 
   // A line just under the limit is fine.
@@ -356,8 +356,8 @@ TEST_CASE("socket: file mode, stale sockets, refusal of other files, removal on 
     std::strncpy(addr.sun_path, config.path.c_str(), sizeof(addr.sun_path) - 1);
     REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
     REQUIRE(::listen(fd, 4) == 0);
-    CHECK_THROWS_WITH(make_server(), Catch::Contains(config.path.string()) &&
-                                         Catch::Contains("another process is listening"));
+    CHECK_THROWS_WITH(make_server(), lookout::testing::Contains(config.path.string()) &&
+                                         lookout::testing::Contains("another process is listening"));
     CHECK(std::filesystem::is_socket(config.path));
     ::close(fd);
   }
@@ -365,7 +365,7 @@ TEST_CASE("socket: file mode, stale sockets, refusal of other files, removal on 
   SECTION("a regular file is refused, not removed") {
     std::ofstream(config.path) << "precious";
     CHECK_THROWS_WITH(make_server(),
-                      Catch::Contains(config.path.string()) && Catch::Contains("not a socket"));
+                      lookout::testing::Contains(config.path.string()) && lookout::testing::Contains("not a socket"));
     std::ifstream in(config.path);
     std::string content;
     in >> content;
@@ -374,14 +374,14 @@ TEST_CASE("socket: file mode, stale sockets, refusal of other files, removal on 
 
   SECTION("an unknown group is an error naming the path") {
     config.group = "no-such-group-lookout";
-    CHECK_THROWS_WITH(make_server(), Catch::Contains(config.path.string()) &&
-                                         Catch::Contains("no-such-group-lookout"));
+    CHECK_THROWS_WITH(make_server(), lookout::testing::Contains(config.path.string()) &&
+                                         lookout::testing::Contains("no-such-group-lookout"));
     CHECK_FALSE(std::filesystem::exists(config.path));
   }
 
   SECTION("a missing directory is an error naming the path") {
     config.path = dir.path() / "missing" / "s.sock";
-    CHECK_THROWS_WITH(make_server(), Catch::Contains(config.path.string()));
+    CHECK_THROWS_WITH(make_server(), lookout::testing::Contains(config.path.string()));
   }
 }
 

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 #include <nlohmann/json.hpp>
 
 namespace lookout::testing {

@@ -9,7 +9,7 @@
 #include <map>
 #include <string>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"

@@ -3,7 +3,7 @@
 // (LOOKOUT_NO_OWN_KERNELS=1): byte for byte equal over a sweep of shapes,
 // windows, strides, dilations, paddings and quantizations, and within 1 LSB
 // of a double-precision depthwise convolution written here.
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 #include <algorithm>
 #include <cmath>

@@ -3,7 +3,7 @@
 // XNNPACK backend must be no further from that reference than TensorFlow
 // Lite's own XNNPACK delegate (*.xnnpack.out): as many top-1 agreements or
 // more, and a max |difference| no larger, per model.
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 #include <filesystem>
 #include <algorithm>

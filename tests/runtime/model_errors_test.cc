@@ -2,7 +2,7 @@
 // deliberately malformed models must be refused with a message that names the
 // culprit, or run; never crash, hang or hit undefined behaviour (this binary
 // also runs under ASan/UBSan).
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 #include <unistd.h>
 
@@ -27,7 +27,7 @@
 namespace lr = lookout::runtime;
 namespace lt = lookout::testing;
 namespace fs = std::filesystem;
-using Catch::Matchers::Contains;
+using lookout::testing::Contains;
 using lt::ModelBuilder;
 using tflite::TensorType;
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 #include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/model.h"
@@ -25,17 +25,20 @@ std::atomic<long> g_news{0};
 
 // AddressSanitizer owns operator new/delete (it checks new/free pairing), so
 // the sanitized build keeps its own and checks only the heap's in-use bytes.
+// noinline: GCC 14 would inline these into the library's templates and then
+// report the malloc/free pair as a new/free mismatch.
 #if !defined(__SANITIZE_ADDRESS__)
-void* operator new(std::size_t size) {
+#define LOOKOUT_REPLACED __attribute__((noinline))
+LOOKOUT_REPLACED void* operator new(std::size_t size) {
   if (g_armed.load(std::memory_order_relaxed)) g_news.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+LOOKOUT_REPLACED void* operator new[](std::size_t size) { return operator new(size); }
+LOOKOUT_REPLACED void operator delete(void* p) noexcept { std::free(p); }
+LOOKOUT_REPLACED void operator delete[](void* p) noexcept { std::free(p); }
+LOOKOUT_REPLACED void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+LOOKOUT_REPLACED void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 #endif
 
 namespace lr = lookout::runtime;

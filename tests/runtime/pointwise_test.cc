@@ -3,7 +3,7 @@
 // node (LOOKOUT_NO_OWN_KERNELS=1): byte for byte equal over a sweep of
 // shapes and quantizations, within 1 LSB of a double-precision computation
 // written here, and equal to a few results worked out by hand.
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds Lookout (warnings are errors) and runs its whole test suite on one
+# of the four platforms, from this Debian 12 amd64 machine:
+#
+#   scripts/platform.sh bookworm-amd64            natively (what scripts/test.sh does)
+#   scripts/platform.sh trixie-amd64              in a Debian 13 build root (chroot)
+#   scripts/platform.sh bookworm-arm64 [CPU...]   cross-built, tests under qemu-aarch64-static
+#   scripts/platform.sh trixie-arm64 [CPU...]     cross-built in the Debian 13 build root
+#
+# CPU is a qemu CPU model, default "cortex-a72 cortex-a76" (Raspberry Pi 4
+# and 5): the arm64 suite runs once per CPU. The build goes to
+# build-PLATFORM/. Roots and sysroots are made on first use
+# (scripts/roots.sh, ~5 min for the build root, ~1 min per sysroot) and kept.
+# BUILD_ONLY=1 builds without testing. Needs root (mmdebstrap, chroot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/roots.sh
+
+platform=${1:?platform: bookworm-amd64, trixie-amd64, bookworm-arm64 or trixie-arm64}
+shift
+cpus=("$@")
+[ ${#cpus[@]} -gt 0 ] || cpus=(cortex-a72 cortex-a76)
+release=${platform%-*}
+arch=${platform#*-}
+build_dir=build-$platform
+host_release=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+
+case $release in bookworm | trixie) ;; *) echo "platform.sh: unknown release in $platform" >&2; exit 2 ;; esac
+case $arch in amd64 | arm64) ;; *) echo "platform.sh: unknown architecture in $platform" >&2; exit 2 ;; esac
+
+# Runs a command for $release: here when this machine is that release, else
+# in its build root.
+in_release() {
+  if [ "$release" = "$host_release" ] && [ "${LOOKOUT_IN_BUILDROOT:-}" != 1 ]; then
+    "$@"
+  else
+    roots_run "$release" "$@"
+  fi
+}
+
+configure_args=(-DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" -DLOOKOUT_WERROR=ON)
+if [ "$arch" = arm64 ]; then
+  sysroot=$(roots_sysroot "$release")
+  configure_args+=(-DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake
+                   -DLOOKOUT_SYSROOT="$sysroot")
+elif [ "$release" = "$host_release" ]; then
+  ./scripts/setup.sh
+fi
+
+start=$(date +%s)
+in_release cmake -S . -B "$build_dir" "${configure_args[@]}" >/dev/null
+in_release cmake --build "$build_dir" -j"$(nproc)"
+echo "platform.sh: $platform built in $(( $(date +%s) - start )) s" >&2
+[ "${BUILD_ONLY:-}" = 1 ] && exit 0
+
+run_suite() {
+  local label=$1
+  shift
+  local t0
+  t0=$(date +%s)
+  in_release env "$@" ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" \
+    --output-junit "junit-$label.xml"
+  echo "platform.sh: $label suite passed in $(( $(date +%s) - t0 )) s" >&2
+}
+
+if [ "$arch" = arm64 ]; then
+  for cpu in "${cpus[@]}"; do
+    run_suite "$platform-$cpu" QEMU_CPU="$cpu"
+  done
+else
+  run_suite "$platform" LOOKOUT_PLATFORM="$platform"
+fi
