@@ -27,7 +27,7 @@ elif [[ "$1" =~ ^[0-9]+$ ]]; then
 fi
 args+=("$@")
 
-./scripts/setup.sh
+./scripts/setup.sh --fuzz
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DLOOKOUT_FUZZ=ON -DLOOKOUT_WERROR=ON >/dev/null

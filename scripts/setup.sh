@@ -1,23 +1,17 @@
 #!/usr/bin/env bash
-# Installs every build, run and test dependency of Lookout from Debian 12 /
-# Raspberry Pi OS (bookworm) packages. Idempotent: apt-get skips what is there.
+# Installs what building and testing Lookout needs, from Debian 12 / 13 or
+# Raspberry Pi OS (bookworm / trixie) packages (scripts/lib/packages.sh):
+# the libraries' -dev packages, the build tools, Catch2 and mosquitto.
+# `--fuzz` adds clang and its sanitizer runtimes (scripts/fuzz.sh).
+# Idempotent: nothing is installed when everything is there.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/packages.sh
 
-PACKAGES=(
-  build-essential cmake pkg-config
-  libopencv-dev
-  libcamera-dev
-  libboost-dev
-  nlohmann-json3-dev
-  libxnnpack-dev libpthreadpool-dev
-  libflatbuffers-dev flatbuffers-compiler
-  catch2
-  libcli11-dev
-  libspdlog-dev
-  libmosquitto-dev mosquitto mosquitto-clients
-  libsystemd-dev
-  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes
-)
+PACKAGES=("${LOOKOUT_BUILD_TOOLS[@]}" "${LOOKOUT_LIB_DEV_PACKAGES[@]}" "${LOOKOUT_TEST_PACKAGES[@]}")
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,9 +1,14 @@
 #include "test_support.h"
 
+#include <elf.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+
+#include "test_config.h"
 
 namespace lookout::testing {
 
@@ -15,6 +20,35 @@ std::filesystem::path SharedDir() {
 std::filesystem::path SourceDir() { return LOOKOUT_SOURCE_DIR; }
 
 std::filesystem::path BinaryDir() { return LOOKOUT_BINARY_DIR; }
+
+namespace {
+
+// The ELF machine type this test binary was built for.
+#if defined(__aarch64__)
+constexpr uint16_t kOwnMachine = EM_AARCH64;
+#elif defined(__x86_64__)
+constexpr uint16_t kOwnMachine = EM_X86_64;
+#else
+constexpr uint16_t kOwnMachine = EM_NONE;
+#endif
+
+bool IsOwnMachineElf(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  Elf64_Ehdr header{};
+  if (!in.read(reinterpret_cast<char*>(&header), sizeof(header))) return false;
+  return std::memcmp(header.e_ident, ELFMAG, SELFMAG) == 0 && header.e_machine == kOwnMachine;
+}
+
+}  // namespace
+
+std::vector<std::string> Emulator() { return LOOKOUT_TEST_EMULATOR; }
+
+std::vector<std::string> HostCommand(std::vector<std::string> argv) {
+  const std::vector<std::string> emulator = Emulator();
+  if (emulator.empty() || argv.empty() || !IsOwnMachineElf(argv[0])) return argv;
+  argv.insert(argv.begin(), emulator.begin(), emulator.end());
+  return argv;
+}
 
 std::vector<uint8_t> ReadFileBytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

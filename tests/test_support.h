@@ -16,6 +16,14 @@ std::filesystem::path SharedDir();
 std::filesystem::path SourceDir();
 /// The build directory (build/bin holds lookoutd and lookout).
 std::filesystem::path BinaryDir();
+/// The command that starts `argv` here: `argv` itself, or, when the tests
+/// are cross-built and argv[0] is a program for the target (an ELF file of
+/// the test binaries' own machine type), the emulator CTest uses
+/// (CMAKE_CROSSCOMPILING_EMULATOR, e.g. qemu-aarch64-static -L SYSROOT)
+/// followed by `argv`. No binfmt_misc needed.
+std::vector<std::string> HostCommand(std::vector<std::string> argv);
+/// The emulator of cross-built tests (empty when they run natively).
+std::vector<std::string> Emulator();
 /// Whole file as bytes; throws std::runtime_error when unreadable.
 std::vector<uint8_t> ReadFileBytes(const std::filesystem::path& path);
 

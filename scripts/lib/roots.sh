@@ -104,10 +104,17 @@ roots_sysroot() {
 }
 
 # An extracted tree is not an installed one: absolute symlinks would resolve
-# on the host, and the update-alternatives links that maintainer scripts make
-# (BLAS and LAPACK, which OpenCV's core links) are missing.
+# on the host; a merged-/usr release (trixie) lacks the /lib -> usr/lib links
+# that its setup makes (qemu looks for /lib/ld-linux-aarch64.so.1); and the
+# update-alternatives links that maintainer scripts make (BLAS and LAPACK,
+# which OpenCV's core links) are missing.
 roots_fix_sysroot() {
-  local dir=$1 link target
+  local dir=$1 link target top
+  for top in bin sbin lib; do
+    if [ ! -e "$dir/$top" ] && [ -d "$dir/usr/$top" ]; then
+      ln -s "usr/$top" "$dir/$top"
+    fi
+  done
   while IFS= read -r -d '' link; do
     target=$(readlink "$link")
     case $target in

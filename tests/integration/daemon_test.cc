@@ -35,6 +35,7 @@ using lookout::testing::BinaryDir;
 using lookout::testing::Client;
 using lookout::testing::MosquittoBroker;
 using lookout::testing::MqttTestClient;
+using lookout::testing::LookoutForClassify;
 using lookout::testing::Process;
 using lookout::testing::ReadText;
 using lookout::testing::RunToEnd;
@@ -241,7 +242,7 @@ TEST_CASE("lookoutd refuses a truncated model before opening its socket", "[inte
 TEST_CASE("lookout classify --json labels the bundled photos", "[integration]") {
   const Expected expected = LoadExpected();
   TempDir dir;
-  std::vector<std::string> argv = {(BinaryDir() / "bin/lookout").string(), "classify", "--json", "--top-k", "2",
+  std::vector<std::string> argv = {LookoutForClassify(dir.path()).string(), "classify", "--json", "--top-k", "2",
                                    "--model", (SourceDir() / "models/mobilenet_v2_1.0_224_quant.tflite").string(),
                                    "--labels", (SourceDir() / "models/imagenet_labels.txt").string()};
   for (const auto& file : expected.order) argv.push_back((SourceDir() / "tests/data/images" / file).string());

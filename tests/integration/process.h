@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
 #include "tests/daemon/test_util.h"
 
 extern char** environ;
@@ -37,8 +38,11 @@ inline std::string ReadText(const fs::path& path) {
 // The destructor kills it if it is still running (only this process).
 class Process {
  public:
-  Process(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err)
+  // Programs built for the target start through the emulator when the
+  // tests are cross-built (HostCommand).
+  Process(const std::vector<std::string>& program, const fs::path& out, const fs::path& err)
       : out_(out), err_(err) {
+    const std::vector<std::string> argv = HostCommand(program);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -93,6 +97,27 @@ inline Result RunToEnd(const std::vector<std::string>& argv, const fs::path& dir
   Process p(argv, dir / "run.out", dir / "run.err");
   const int status = p.Wait(timeout);
   return {status, p.Stdout(), p.Stderr()};
+}
+
+// `lookout classify` execs lookout-classify from its own folder. Without
+// binfmt_misc an emulated program cannot exec another target program, so a
+// cross-built test runs a copy of `lookout` beside a script that starts the
+// real lookout-classify through the emulator. Returns the `lookout` to run.
+inline fs::path LookoutForClassify(const fs::path& scratch) {
+  const fs::path lookout = BinaryDir() / "bin/lookout";
+  const std::vector<std::string> emulator = Emulator();
+  if (emulator.empty()) return lookout;
+  const fs::path bin = scratch / "bin";
+  fs::create_directories(bin);
+  fs::copy_file(lookout, bin / "lookout", fs::copy_options::overwrite_existing);
+  std::ofstream script(bin / "lookout-classify");
+  script << "#!/bin/sh\nexec";
+  for (const auto& arg : emulator) script << " '" << arg << "'";
+  script << " '" << (BinaryDir() / "bin/lookout-classify").string() << "' \"$@\"\n";
+  script.close();
+  fs::permissions(bin / "lookout-classify", fs::perms::owner_all | fs::perms::group_read |
+                                                 fs::perms::group_exec);
+  return bin / "lookout";
 }
 
 }  // namespace lookout::testing
