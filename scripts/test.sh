@@ -3,6 +3,10 @@
 # test suite (CTest: unit, golden, classification, config, socket, MQTT and
 # end-to-end daemon tests). `--sanitize` does the same in build-asan/ with
 # AddressSanitizer and UndefinedBehaviorSanitizer.
+#
+# Tests that need the real models, photos and golden outputs in ../shared
+# (LOOKOUT_SHARED_DIR overrides) are reported as skipped, by name and with
+# the reason, when it is absent; the rest run on the repository's own data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,4 +21,7 @@ fi
 
 ./scripts/setup.sh
 BUILD_DIR=$BUILD_DIR ./scripts/build.sh "${EXTRA[@]}"
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
+status=0
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" || status=$?
+./scripts/lib/skipped.sh "$BUILD_DIR"
+exit $status

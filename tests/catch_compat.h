@@ -26,6 +26,37 @@ inline auto Contains(const std::string& text) {
 inline auto StartsWith(const std::string& text) { return Catch::Matchers::StartsWith(text); }
 inline auto EndsWith(const std::string& text) { return Catch::Matchers::EndsWith(text); }
 
+/// The line a skipped test prints; CTest reports a test whose output holds
+/// it as skipped (SKIP_REGULAR_EXPRESSION in tests/CMakeLists.txt), and
+/// scripts/test.sh lists those lines with their reasons.
+inline constexpr char kSkipMarker[] = "LOOKOUT-TEST-SKIPPED";
+
+}  // namespace lookout::testing
+
+/// Ends the current test case as skipped, saying why: Catch2 3's SKIP, or on
+/// Catch2 2 (which has none) a message and a return. Either way the test
+/// prints "LOOKOUT-TEST-SKIPPED <test name>: <reason>".
+#if LOOKOUT_CATCH2_MAJOR >= 3
+#define LOOKOUT_SKIP(reason)                                                                  \
+  do {                                                                                        \
+    ::lookout::testing::PrintSkip(reason);                                                    \
+    SKIP(reason);                                                                             \
+  } while (false)
+#else
+#define LOOKOUT_SKIP(reason)                                                                  \
+  do {                                                                                        \
+    ::lookout::testing::PrintSkip(reason);                                                    \
+    return;                                                                                   \
+  } while (false)
+#endif
+
+#include <iostream>
+
+namespace lookout::testing {
+inline void PrintSkip(const std::string& reason) {
+  std::cout << kSkipMarker << " " << Catch::getResultCapture().getCurrentTestName() << ": " << reason
+            << std::endl;
+}
 }  // namespace lookout::testing
 
 #endif  // LOOKOUT_TESTS_CATCH_COMPAT_H_

@@ -17,6 +17,17 @@ std::filesystem::path SharedDir() {
   return LOOKOUT_SHARED_DIR;
 }
 
+bool HaveShared(const std::string& subdir, std::string* why) {
+  const std::filesystem::path path = SharedDir() / subdir;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return true;
+  if (why != nullptr) {
+    *why = "needs the shared data " + subdir + "/ (not found at " + path.string() +
+           "; set LOOKOUT_SHARED_DIR)";
+  }
+  return false;
+}
+
 std::filesystem::path SourceDir() { return LOOKOUT_SOURCE_DIR; }
 
 std::filesystem::path BinaryDir() { return LOOKOUT_BINARY_DIR; }

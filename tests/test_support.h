@@ -12,6 +12,10 @@ namespace lookout::testing {
 /// ../shared beside the checkout (models/, images/, golden/); the
 /// LOOKOUT_SHARED_DIR environment variable overrides.
 std::filesystem::path SharedDir();
+/// Whether SharedDir()/`subdir` exists. When it does not, `why` gets the
+/// reason a test that needs it is skipped ("needs ../shared/golden (not
+/// found at PATH; set LOOKOUT_SHARED_DIR)").
+bool HaveShared(const std::string& subdir, std::string* why);
 /// The repository root.
 std::filesystem::path SourceDir();
 /// The build directory (build/bin holds lookoutd and lookout).

@@ -102,7 +102,7 @@ class Collector {
   std::vector<std::string> end_reasons_;
 };
 
-fs::path SharedImages() { return lookout::testing::SharedDir() / "images"; }
+fs::path BundledImages() { return lookout::testing::SourceDir() / "tests/data/images"; }
 
 void WriteRandomBytes(const fs::path& path, size_t size) {
   std::mt19937 rng(1234);
@@ -111,14 +111,18 @@ void WriteRandomBytes(const fs::path& path, size_t size) {
 }
 
 // a.png, b.bmp, bad.jpg (random bytes), c.JPG, notes.txt: three decodable
-// images, in name order a, b, c.
+// images, in name order a, b, c (the bundled photos; b.bmp is coffee.png
+// written losslessly as BMP).
 struct ImageFolder {
   TempDir dir;
+  TempDir originals;
   std::vector<std::pair<std::string, fs::path>> good;  // name in folder, original
   ImageFolder() {
-    good = {{"a.png", SharedImages() / "chelsea.png"},
-            {"b.bmp", SharedImages() / "grace_hopper.bmp"},
-            {"c.JPG", SharedImages() / "hot_dog.jpg"}};
+    const fs::path bmp = originals.path() / "coffee.bmp";
+    REQUIRE(cv::imwrite(bmp.string(), cv::imread((BundledImages() / "coffee.png").string(), cv::IMREAD_COLOR)));
+    good = {{"a.png", BundledImages() / "chelsea.png"},
+            {"b.bmp", bmp},
+            {"c.JPG", BundledImages() / "hot_dog.jpg"}};
     for (const auto& [name, original] : good) fs::copy_file(original, dir.path() / name);
     WriteRandomBytes(dir.path() / "bad.jpg", 4096);
     std::ofstream(dir.path() / "notes.txt") << "not an image\n";

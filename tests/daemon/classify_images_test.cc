@@ -29,6 +29,8 @@ nlohmann::json ReadJson(const std::filesystem::path& path) {
 }  // namespace
 
 TEST_CASE("the default model labels at least 80% of the shared photos acceptably", "[classify]") {
+  std::string why;
+  if (!lookout::testing::HaveShared("images", &why)) LOOKOUT_SKIP(why);
   const auto images = SharedDir() / "images";
   const nlohmann::json acceptable = ReadJson(images / "labels.json");
   REQUIRE(acceptable.size() >= 10);

@@ -271,15 +271,15 @@ TEST_CASE("lookout run copies raw tensors and refuses a wrong-size input", "[int
   const std::string lookout = (BinaryDir() / "bin/lookout").string();
 
   // Byte for byte what TensorFlow Lite's reference kernels give for the
-  // same input (../shared/golden).
-  const fs::path golden = lookout::testing::SharedDir() / "golden";
+  // same input (a bundled golden case).
+  const fs::path golden = SourceDir() / "tests/data/golden";
   const auto ok = RunToEnd({lookout, "run", "--backend", "reference", "--model", model, "--input",
-                            (golden / "mobilenet_v2_1.0_224_quant__bird.in.raw").string(), "--output", out.string()},
+                            (golden / "mobilenet_v2_1.0_224_quant__parrot.in.raw").string(), "--output", out.string()},
                            dir.path());
   INFO(ok.err);
   REQUIRE(ok.status == 0);
   CHECK(lookout::testing::ReadFileBytes(out) ==
-        lookout::testing::ReadFileBytes(golden / "mobilenet_v2_1.0_224_quant__bird.ref.out"));
+        lookout::testing::ReadFileBytes(golden / "mobilenet_v2_1.0_224_quant__parrot.ref.out"));
 
   const auto refused = RunToEnd({lookout, "run", "--model", model, "--input", bad.string(), "--output",
                                  (dir.path() / "out2.raw").string()}, dir.path());
