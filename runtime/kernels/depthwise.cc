@@ -626,7 +626,7 @@ std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t 
 
 #pragma GCC diagnostic pop
 
-#else  // not x86-64: XNNPACK's NEON kernels serve
+#elif !defined(__aarch64__)  // 64-bit Arm: runtime/kernels/arm/depthwise_arm.cc
 
 std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext&, pthreadpool_t) { return nullptr; }
 

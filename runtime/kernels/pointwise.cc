@@ -75,7 +75,8 @@ bool ListHas(const char* list, const char* name) {
 bool OwnKernelsDisabled() {
   const char* value = std::getenv("LOOKOUT_NO_OWN_KERNELS");
   if (value == nullptr || value[0] == '\0' || std::strcmp(value, "0") == 0) return false;
-  return !ListHas(value, "pointwise") && !ListHas(value, "depthwise");
+  return !ListHas(value, "pointwise") && !ListHas(value, "depthwise") && !ListHas(value, "dot") &&
+         !ListHas(value, "mul");
 }
 
 bool OwnKernelDisabled(const char* name) {
@@ -753,7 +754,7 @@ std::unique_ptr<OpKernel> MakePointwiseKernel(KernelContext& ctx, pthreadpool_t 
 
 #pragma GCC diagnostic pop
 
-#else  // !LOOKOUT_POINTWISE_X86
+#elif !defined(__aarch64__)  // 64-bit Arm: runtime/kernels/arm/pointwise_arm.cc
 
 std::unique_ptr<OpKernel> MakePointwiseKernel(KernelContext&, pthreadpool_t) { return nullptr; }
 

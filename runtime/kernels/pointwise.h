@@ -13,7 +13,8 @@ namespace lookout::runtime::internal {
 /// The switch LOOKOUT_NO_OWN_KERNELS, read when kernels are created, for
 /// comparisons: unset, "" or "0" = Lookout's own optimized kernels run where
 /// they apply; a comma-separated list of kernel names ("pointwise",
-/// "depthwise") turns off just those; any other value ("1") turns them all
+/// "depthwise"; on Arm also "dot", the dot-product variants, and "mul")
+/// turns off just those; any other value ("1") turns them all
 /// off, so the xnnpack backend uses XNNPACK for every node it can.
 /// OwnKernelsDisabled(): all are off. OwnKernelDisabled(name): `name` is.
 bool OwnKernelsDisabled();
@@ -22,8 +23,9 @@ bool OwnKernelDisabled(const char* name);
 /// A kernel (backend "lookout") for a CONV_2D with a 1x1 filter, stride 1
 /// (or any other window of at most 1024 patch bytes, gathered per tile), or
 /// a FULLY_CONNECTED node, on uint8 / int8 (per-tensor or per-channel)
-/// tensors, when the CPU has AVX-512 VNNI; nullptr otherwise (other CPUs,
-/// other shapes, or OwnKernelsDisabled()). The node must already have
+/// tensors, when the CPU has AVX-512 VNNI (x86-64) or on any 64-bit Arm CPU
+/// (NEON; dot products where it has them, runtime/kernels/arm/); nullptr
+/// otherwise (other CPUs, other shapes, or OwnKernelsDisabled()). The node must already have
 /// passed its reference kernel's Prepare(). Its output is byte for byte what
 /// XNNPACK's operator for the node computes: fp32 requantization,
 /// float(acc) × (input_scale × filter_scale / output_scale), rounded to

@@ -18,6 +18,7 @@
 #include "kernels/kernel_util.h"
 #include "kernels/xnnpack_api.h"
 #include "kernels/depthwise.h"
+#include "kernels/mul.h"
 #include "kernels/pointwise.h"
 #include "kernels/reference/quantization.h"
 #include "src/graph.h"
@@ -307,6 +308,7 @@ std::unique_ptr<OpKernel> MakeXnnpackKernel(KernelContext& ctx, pthreadpool_t po
   // Lookout's own kernels first where they beat XNNPACK (same outputs).
   if (std::unique_ptr<OpKernel> own = MakePointwiseKernel(ctx, pool)) return own;
   if (std::unique_ptr<OpKernel> own = MakeDepthwiseKernel(ctx, pool)) return own;
+  if (std::unique_ptr<OpKernel> own = MakeMulKernel(ctx)) return own;
   if (!InitializeXnnpack()) return nullptr;
   switch (ctx.node().op_code) {
     case 3: return Conv2D(ctx, pool);

@@ -1,8 +1,11 @@
-// Lookout's own DEPTHWISE_CONV_2D kernel (backend "lookout",
-// kernels/depthwise.cc) against XNNPACK's operator for the same node
-// (LOOKOUT_NO_OWN_KERNELS=1): byte for byte equal over a sweep of shapes,
-// windows, strides, dilations, paddings and quantizations, and within 1 LSB
-// of a double-precision depthwise convolution written here.
+// Lookout's own DEPTHWISE_CONV_2D kernels (backend "lookout":
+// kernels/depthwise.cc on x86-64 with AVX-512, kernels/arm/depthwise_arm.cc
+// on 64-bit Arm) against the fp32 requantization defined here (XNNPACK's:
+// float(acc) x scale in float, rounded to nearest even), byte for byte over
+// a sweep of shapes, windows, strides, dilations, paddings and
+// quantizations; XNNPACK's operator for the node (LOOKOUT_NO_OWN_KERNELS=1)
+// against the same definition where it requantizes in fp32 (x86-64); and
+// within 1 LSB of a double-precision depthwise convolution.
 #include "catch_compat.h"
 
 #include <algorithm>
@@ -16,6 +19,7 @@
 #include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/model.h"
 #include "runtime/model_builder.h"
+#include "runtime/own_kernels.h"
 
 namespace lt = lookout::testing;
 namespace lr = lookout::runtime;
@@ -92,9 +96,11 @@ Built Build(const Case& k, std::mt19937& rng) {
   return b;
 }
 
-// Straight from the definition, in double: Σ (x − zx)(w − zw) + bias,
-// scaled by in × filter / out, rounded, plus the output zero point.
-std::vector<int> Expected(const Case& k, const Built& b, const std::vector<uint8_t>& input) {
+// Straight from the definition: Σ (x − zx)(w − zw) + bias, scaled by
+// in × filter / out, rounded, plus the output zero point; in double, or
+// (`fp32`) with fp32 requantization: the int32 sum times the scale
+// formed in float, rounded to nearest even.
+std::vector<int> Expected(const Case& k, const Built& b, const std::vector<uint8_t>& input, bool fp32) {
   const int32_t in_zp = k.int8 ? kInZpS8 : kInZpU8, out_zp = k.int8 ? kOutZpS8 : kOutZpU8;
   const auto value = [&](uint8_t byte) { return k.int8 ? static_cast<int>(static_cast<int8_t>(byte)) : static_cast<int>(byte); };
   const int32_t pad_h = k.padding == Padding::SAME
@@ -123,8 +129,14 @@ std::vector<int> Expected(const Case& k, const Built& b, const std::vector<uint8
             acc += static_cast<int64_t>(x - in_zp) * (w - b.filter_zp);
           }
         }
-        const double scale = static_cast<double>(kInScale) *
-                             static_cast<double>(b.filter_scale[b.filter_scale.size() > 1 ? static_cast<size_t>(c) : 0]) /
+        const float filter_scale = b.filter_scale[b.filter_scale.size() > 1 ? static_cast<size_t>(c) : 0];
+        if (fp32) {
+          const float f = static_cast<float>(static_cast<int32_t>(acc)) * (kInScale * filter_scale / kOutScale);
+          const float clamped = std::clamp(f, static_cast<float>(lo - out_zp), static_cast<float>(hi - out_zp));
+          out.push_back(static_cast<int>(std::nearbyint(clamped)) + out_zp);
+          continue;
+        }
+        const double scale = static_cast<double>(kInScale) * static_cast<double>(filter_scale) /
                              static_cast<double>(kOutScale);
         const double q = std::round(static_cast<double>(acc) * scale) + out_zp;
         out.push_back(static_cast<int>(std::clamp(q, static_cast<double>(lo), static_cast<double>(hi))));
@@ -139,9 +151,12 @@ struct Output {
   std::vector<uint8_t> bytes;
 };
 
-Output RunNode(const std::vector<uint8_t>& model_bytes, const std::vector<uint8_t>& input, bool own, int threads) {
+// Runs the one-node model with LOOKOUT_NO_OWN_KERNELS = `no_own` ("1":
+// XNNPACK's operator).
+Output RunNode(const std::vector<uint8_t>& model_bytes, const std::vector<uint8_t>& input, const std::string& no_own,
+               int threads) {
   Output r;
-  setenv("LOOKOUT_NO_OWN_KERNELS", own ? "0" : "1", 1);
+  setenv("LOOKOUT_NO_OWN_KERNELS", no_own.c_str(), 1);
   auto model = lr::Model::FromBuffer(model_bytes);
   lr::InterpreterOptions options;
   options.num_threads = threads;
@@ -167,18 +182,9 @@ Output RunNode(const std::vector<uint8_t>& model_bytes, const std::vector<uint8_
   return r;
 }
 
-bool CpuHasAvx512() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl");
-#else
-  return false;
-#endif
-}
-
 }  // namespace
 
-TEST_CASE("own DEPTHWISE_CONV_2D equals XNNPACK's and the definition", "[kernels][depthwise]") {
+TEST_CASE("own DEPTHWISE_CONV_2D kernels equal the fp32 definition", "[kernels][depthwise]") {
   std::mt19937 rng(20261129);
   std::vector<Case> cases;
   for (const bool int8 : {false, true}) {
@@ -229,23 +235,32 @@ TEST_CASE("own DEPTHWISE_CONV_2D equals XNNPACK's and the definition", "[kernels
     INFO("h " << k.h << " w " << k.w << " c " << k.c << " kernel " << k.kh << "x" << k.kw << " stride " << k.stride
               << " dilation " << k.dilation << (k.padding == Padding::SAME ? " SAME" : " VALID")
               << (k.int8 ? " int8 per-channel" : " uint8"));
-    const Output own = RunNode(b.model, input, true, 1);
-    const Output own2 = RunNode(b.model, input, true, 2);
-    const Output xnn = RunNode(b.model, input, false, 1);
-    INFO(own.error << xnn.error);
-    REQUIRE(own.error.empty());
+    const auto value = [&](uint8_t byte) { return k.int8 ? static_cast<int>(static_cast<int8_t>(byte)) : static_cast<int>(byte); };
+    const auto values = [&](const std::vector<uint8_t>& bytes) {
+      std::vector<int> v;
+      for (uint8_t byte : bytes) v.push_back(value(byte));
+      return v;
+    };
+    const auto fp32 = Expected(k, b, input, true);
+    const Output xnn = RunNode(b.model, input, "1", 1);
+    INFO(xnn.error);
     REQUIRE(xnn.error.empty());
-    if (CpuHasAvx512()) CHECK(own.backend == "lookout");
     CHECK(xnn.backend == "xnnpack");
-    CHECK(own.bytes == xnn.bytes);
-    CHECK(own2.bytes == own.bytes);
-    const auto expected = Expected(k, b, input);
-    REQUIRE(expected.size() == own.bytes.size());
-    int worst = 0;
-    for (size_t i = 0; i < expected.size(); ++i) {
-      const int got = k.int8 ? static_cast<int>(static_cast<int8_t>(own.bytes[i])) : static_cast<int>(own.bytes[i]);
-      worst = std::max(worst, std::abs(got - expected[i]));
+    if (lt::XnnpackRequantizesInFp32()) CHECK(values(xnn.bytes) == fp32);
+    for (const auto& variant : lt::OwnDepthwiseVariants()) {
+      INFO("own kernel: " << variant.name);
+      const Output own = RunNode(b.model, input, variant.no_own_kernels, 1);
+      const Output own2 = RunNode(b.model, input, variant.no_own_kernels, 2);
+      INFO(own.error);
+      REQUIRE(own.error.empty());
+      CHECK(own.backend == "lookout");
+      CHECK(values(own.bytes) == fp32);
+      CHECK(own2.bytes == own.bytes);
     }
+    const auto expected = Expected(k, b, input, false);
+    REQUIRE(expected.size() == fp32.size());
+    int worst = 0;
+    for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, std::abs(fp32[i] - expected[i]));
     CHECK(worst <= 1);
   }
 }

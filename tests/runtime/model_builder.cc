@@ -55,6 +55,13 @@ OptionsFn AddOptions(tflite::ActivationFunctionType activation) {
   };
 }
 
+OptionsFn MulOptions(tflite::ActivationFunctionType activation) {
+  return [=](flatbuffers::FlatBufferBuilder& fbb) {
+    return std::make_pair(tflite::BuiltinOptions::MulOptions,
+                          tflite::CreateMulOptions(fbb, activation).Union());
+  };
+}
+
 OptionsFn SoftmaxOptions(float beta) {
   return [=](flatbuffers::FlatBufferBuilder& fbb) {
     return std::make_pair(tflite::BuiltinOptions::SoftmaxOptions,

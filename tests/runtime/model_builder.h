@@ -58,6 +58,7 @@ OptionsFn Pool2DOptions(tflite::Padding padding, int32_t stride_w, int32_t strid
 OptionsFn FullyConnectedOptions(
     tflite::ActivationFunctionType activation = tflite::ActivationFunctionType::NONE);
 OptionsFn AddOptions(tflite::ActivationFunctionType activation = tflite::ActivationFunctionType::NONE);
+OptionsFn MulOptions(tflite::ActivationFunctionType activation = tflite::ActivationFunctionType::NONE);
 OptionsFn SoftmaxOptions(float beta);
 OptionsFn ReshapeOptions(std::vector<int32_t> new_shape);
 

@@ -1,8 +1,12 @@
-// Lookout's own pointwise CONV_2D / FULLY_CONNECTED kernel (backend
-// "lookout", kernels/pointwise.cc) against XNNPACK's operator for the same
-// node (LOOKOUT_NO_OWN_KERNELS=1): byte for byte equal over a sweep of
-// shapes and quantizations, within 1 LSB of a double-precision computation
-// written here, and equal to a few results worked out by hand.
+// Lookout's own pointwise CONV_2D / FULLY_CONNECTED kernels (backend
+// "lookout": kernels/pointwise.cc on x86-64 with AVX-512 VNNI,
+// kernels/arm/ on 64-bit Arm, each variant this CPU has) against the fp32
+// requantization defined here (XNNPACK's: float(acc) x scale in float,
+// rounded to nearest even), byte for byte over a sweep of shapes and
+// quantizations; XNNPACK's own operator for the node
+// (LOOKOUT_NO_OWN_KERNELS=1) against the same definition where it
+// requantizes in fp32 (x86-64); within 1 LSB of a double-precision
+// computation; and equal to a few results worked out by hand.
 #include "catch_compat.h"
 
 #include <algorithm>
@@ -18,6 +22,7 @@
 #include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/model.h"
 #include "runtime/model_builder.h"
+#include "runtime/own_kernels.h"
 
 namespace lt = lookout::testing;
 namespace lr = lookout::runtime;
@@ -26,27 +31,20 @@ using tflite::Padding;
 
 namespace {
 
-bool CpuHasVnni() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-#else
-  return false;
-#endif
-}
-
 struct Run {
   std::string error;
   std::vector<uint8_t> output;
   std::string backend;  // of node 0
 };
 
-// Runs a one-input, one-output model on the xnnpack backend, with Lookout's
-// own kernels on or off (the switch is read when kernels are created).
-Run RunOnce(const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& input, bool own,
+// Runs a one-input, one-output model on the xnnpack backend with
+// LOOKOUT_NO_OWN_KERNELS = `no_own` ("1": XNNPACK's operators; see
+// own_kernels.h for the values selecting each own kernel), read when kernels
+// are created.
+Run RunOnce(const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& input, const std::string& no_own,
             int threads = 1) {
   Run r;
-  setenv("LOOKOUT_NO_OWN_KERNELS", own ? "0" : "1", 1);
+  setenv("LOOKOUT_NO_OWN_KERNELS", no_own.c_str(), 1);
   auto model = lr::Model::FromBuffer(bytes);
   if (!model.ok()) {
     r.error = "load: " + model.status().message();
@@ -162,14 +160,48 @@ struct Problem {
     return is_signed() ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
   }
 
+  // The fused activation's range as TFLite computes it.
+  void Range(int32_t* lo, int32_t* hi) const {
+    *lo = qmin();
+    *hi = qmax();
+    if (relu6) {
+      *lo = std::max(*lo, out_zp);
+      *hi = std::min(*hi, out_zp + static_cast<int32_t>(std::round(6.0 / out_scale)));
+    }
+  }
+
+  // The output with fp32 requantization: the exact int32 accumulator
+  // (wrapping), times (in_scale x w_scale) / out_scale formed in float,
+  // rounded to nearest even, plus the zero point, clamped.
+  std::vector<int32_t> Fp32Expected() const {
+    int32_t lo, hi;
+    Range(&lo, &hi);
+    std::vector<int32_t> out(static_cast<size_t>(pixels) * oc);
+    for (int p = 0; p < pixels; ++p) {
+      for (int o = 0; o < oc; ++o) {
+        int64_t acc = has_bias ? bias[o] : 0;
+        for (int k = 0; k < ic; ++k) {
+          acc += static_cast<int64_t>(Value(input[p * ic + k]) - in_zp) * (Value(weights[o * ic + k]) - w_zp);
+        }
+        out[p * oc + o] = Fp32Requantize(acc, w_scale.size() > 1 ? w_scale[o] : w_scale[0], lo, hi);
+      }
+    }
+    return out;
+  }
+
+  int32_t Fp32Requantize(int64_t acc, float ws, int32_t lo, int32_t hi) const {
+    const int32_t wrapped = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(acc)));
+    const float scale = in_scale * ws / out_scale;
+    const float f = static_cast<float>(wrapped) * scale;
+    const float clamped = std::clamp(f, static_cast<float>(lo - out_zp), static_cast<float>(hi - out_zp));
+    return static_cast<int32_t>(std::nearbyint(clamped)) + out_zp;
+  }
+
   // The output computed in double precision, rounded to nearest, clamped to
   // the activation range TFLite computes.
   std::vector<int32_t> Expected() const {
-    int32_t lo = qmin(), hi = qmax();
-    if (relu6) {
-      lo = std::max(lo, out_zp);
-      hi = std::min(hi, out_zp + static_cast<int32_t>(std::round(6.0 / out_scale)));
-    }
+    int32_t lo, hi;
+    Range(&lo, &hi);
     std::vector<int32_t> out(static_cast<size_t>(pixels) * oc);
     for (int p = 0; p < pixels; ++p) {
       for (int o = 0; o < oc; ++o) {
@@ -222,34 +254,46 @@ Problem RandomProblem(std::mt19937& rng, Kind kind, int ic, int oc, int pixels, 
   return p;
 }
 
-// Own kernel == XNNPACK byte for byte, and within 1 LSB of double precision.
+std::vector<int32_t> Values(const Problem& p, const std::vector<uint8_t>& bytes) {
+  std::vector<int32_t> v(bytes.size());
+  for (size_t i = 0; i < bytes.size(); ++i) v[i] = p.Value(bytes[i]);
+  return v;
+}
+
+// Every own kernel of this CPU and (on x86-64) XNNPACK equal the fp32
+// definition byte for byte, which is within 1 LSB of double precision.
+void CheckOutputs(const Problem& p, const std::vector<uint8_t>& model, const std::vector<int32_t>& fp32,
+                  int threads) {
+  const Run xnn = RunOnce(model, p.input, "1", threads);
+  INFO(xnn.error);
+  REQUIRE(xnn.error.empty());
+  CHECK(xnn.backend == "xnnpack");
+  if (lt::XnnpackRequantizesInFp32()) CHECK(Values(p, xnn.output) == fp32);
+  for (const auto& variant : lt::OwnPointwiseVariants()) {
+    INFO("own kernel: " << variant.name);
+    const Run own = RunOnce(model, p.input, variant.no_own_kernels, threads);
+    INFO(own.error);
+    REQUIRE(own.error.empty());
+    CHECK(own.backend == "lookout");
+    CHECK(Values(p, own.output) == fp32);
+  }
+}
+
 void CheckProblem(const Problem& p, int threads = 1) {
   INFO(KindName(p.kind) << (p.fully_connected ? " FULLY_CONNECTED" : " CONV_2D") << " ic=" << p.ic
                         << " oc=" << p.oc << " pixels=" << p.pixels << " relu6=" << p.relu6
                         << " bias=" << p.has_bias << " threads=" << threads);
-  const std::vector<uint8_t> model = p.Build();
-  const Run xnn = RunOnce(model, p.input, false, threads);
-  const Run own = RunOnce(model, p.input, true, threads);
-  INFO(xnn.error << own.error);
-  REQUIRE(xnn.error.empty());
-  REQUIRE(own.error.empty());
-  CHECK(xnn.backend == "xnnpack");
-  if (CpuHasVnni()) CHECK(own.backend == "lookout");
-  REQUIRE(own.output.size() == xnn.output.size());
-  size_t mismatches = 0;
-  for (size_t i = 0; i < own.output.size(); ++i) mismatches += own.output[i] != xnn.output[i];
-  CHECK(mismatches == 0);
+  const std::vector<int32_t> fp32 = p.Fp32Expected();
+  CheckOutputs(p, p.Build(), fp32, threads);
   const std::vector<int32_t> expected = p.Expected();
   int32_t worst = 0;
-  for (size_t i = 0; i < own.output.size(); ++i) {
-    worst = std::max(worst, std::abs(p.Value(own.output[i]) - expected[i]));
-  }
+  for (size_t i = 0; i < fp32.size(); ++i) worst = std::max(worst, std::abs(fp32[i] - expected[i]));
   CHECK(worst <= 1);
 }
 
 }  // namespace
 
-TEST_CASE("pointwise CONV_2D equals XNNPACK over a sweep of shapes", "[pointwise]") {
+TEST_CASE("pointwise CONV_2D: own kernels equal the fp32 definition over a sweep of shapes", "[pointwise]") {
   std::mt19937 rng(20240611);
   const int ics[] = {1, 2, 3, 4, 5, 7, 8, 13, 16, 17, 31, 32, 33, 63, 64, 65, 67};
   const int ocs[] = {1, 3, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 70};
@@ -276,7 +320,7 @@ TEST_CASE("pointwise CONV_2D: every pixel remainder, larger channels, 2 threads"
   }
 }
 
-TEST_CASE("pointwise FULLY_CONNECTED equals XNNPACK", "[pointwise]") {
+TEST_CASE("pointwise FULLY_CONNECTED: own kernels equal the fp32 definition", "[pointwise]") {
   std::mt19937 rng(99);
   for (Kind kind : {Kind::kUInt8, Kind::kInt8, Kind::kInt8PerChannel}) {
     for (int batch : {1, 3, 9}) {
@@ -330,22 +374,11 @@ void CheckWindow(std::mt19937& rng, Kind kind, const WindowCase& c, int threads)
   b.SetInputs({in});
   b.SetOutputs({out});
   const std::vector<uint8_t> model = b.Build();
-  const Run xnn = RunOnce(model, p.input, false, threads);
-  const Run own = RunOnce(model, p.input, true, threads);
-  INFO(xnn.error << own.error);
-  REQUIRE(xnn.error.empty());
-  REQUIRE(own.error.empty());
-  CHECK(xnn.backend == "xnnpack");
-  if (CpuHasVnni()) CHECK(own.backend == "lookout");
-  REQUIRE(own.output.size() == static_cast<size_t>(oh) * ow * c.oc);
-  CHECK(own.output == xnn.output);
 
-  // Double precision, directly.
-  int32_t lo = p.qmin(), hi = p.qmax();
-  if (p.relu6) {
-    lo = std::max(lo, p.out_zp);
-    hi = std::min(hi, p.out_zp + static_cast<int32_t>(std::round(6.0 / p.out_scale)));
-  }
+  // The fp32 definition and double precision, directly.
+  int32_t lo, hi;
+  p.Range(&lo, &hi);
+  std::vector<int32_t> fp32(static_cast<size_t>(oh) * ow * c.oc);
   int32_t worst = 0;
   for (int oy = 0; oy < oh; ++oy) {
     for (int ox = 0; ox < ow; ++ox) {
@@ -363,17 +396,20 @@ void CheckWindow(std::mt19937& rng, Kind kind, const WindowCase& c, int threads)
             }
           }
         }
-        const double ws = p.w_scale.size() > 1 ? p.w_scale[o] : p.w_scale[0];
+        const float ws = p.w_scale.size() > 1 ? p.w_scale[o] : p.w_scale[0];
+        const size_t at = static_cast<size_t>((oy * ow + ox) * c.oc + o);
+        fp32[at] = p.Fp32Requantize(acc, ws, lo, hi);
         const double q = std::nearbyint(static_cast<double>(acc) * p.in_scale * ws / p.out_scale) + p.out_zp;
         const int32_t e = static_cast<int32_t>(std::clamp<double>(q, lo, hi));
-        worst = std::max(worst, std::abs(p.Value(own.output[(oy * ow + ox) * c.oc + o]) - e));
+        worst = std::max(worst, std::abs(fp32[at] - e));
       }
     }
   }
   CHECK(worst <= 1);
+  CheckOutputs(p, model, fp32, threads);
 }
 
-TEST_CASE("gathered CONV_2D windows equal XNNPACK", "[pointwise]") {
+TEST_CASE("gathered CONV_2D windows: own kernels equal the fp32 definition", "[pointwise]") {
   std::mt19937 rng(31337);
   const WindowCase cases[] = {
       {24, 24, 3, 32, 3, 3, 2, 1, Padding::SAME},   // MobileNet's first layer, smaller
@@ -463,13 +499,16 @@ TEST_CASE("pointwise CONV_2D by hand", "[pointwise]") {
     b.AddOperator(lt::op::kConv2D, {in, w, bi}, {out}, lt::Conv2DOptions(Padding::VALID, 1, 1));
     b.SetInputs({in});
     b.SetOutputs({out});
-    const Run r = RunOnce(b.Build(), input, true);
-    INFO(r.error);
-    REQUIRE(r.error.empty());
-    if (CpuHasVnni()) CHECK(r.backend == "lookout");
-    CHECK(r.output == std::vector<uint8_t>{16, 10, 16, 12, 14, 12, 10, 8, 10, 14});
-    const Run x = RunOnce(b.Build(), input, false);
-    CHECK(x.output == r.output);
+    const std::vector<uint8_t> expected = {16, 10, 16, 12, 14, 12, 10, 8, 10, 14};
+    for (const auto& variant : lt::OwnPointwiseVariants()) {
+      INFO("own kernel: " << variant.name);
+      const Run r = RunOnce(b.Build(), input, variant.no_own_kernels);
+      INFO(r.error);
+      REQUIRE(r.error.empty());
+      CHECK(r.backend == "lookout");
+      CHECK(r.output == expected);
+    }
+    if (lt::XnnpackRequantizesInFp32()) CHECK(RunOnce(b.Build(), input, "1").output == expected);
   }
   SECTION("int8 per-channel: scales per output channel, ties to even, RELU6") {
     // Input scale 1 zp -1; filter channel 0 scale 0.5, channel 1 scale 0.25;
@@ -491,12 +530,42 @@ TEST_CASE("pointwise CONV_2D by hand", "[pointwise]") {
                   lt::Conv2DOptions(Padding::VALID, 1, 1, ActivationFunctionType::RELU6), 3);
     b.SetInputs({in});
     b.SetOutputs({out});
-    const Run r = RunOnce(b.Build(), lt::Bytes(input), true);
-    INFO(r.error);
-    REQUIRE(r.error.empty());
-    if (CpuHasVnni()) CHECK(r.backend == "lookout");
-    CHECK(lt::AsInt8(r.output) == std::vector<int8_t>{2, 6, 4, 4, 6, 6, 0, 0});
-    const Run x = RunOnce(b.Build(), lt::Bytes(input), false);
-    CHECK(x.output == r.output);
+    const std::vector<int8_t> expected = {2, 6, 4, 4, 6, 6, 0, 0};
+    for (const auto& variant : lt::OwnPointwiseVariants()) {
+      INFO("own kernel: " << variant.name);
+      const Run r = RunOnce(b.Build(), lt::Bytes(input), variant.no_own_kernels);
+      INFO(r.error);
+      REQUIRE(r.error.empty());
+      CHECK(r.backend == "lookout");
+      CHECK(lt::AsInt8(r.output) == expected);
+    }
+    if (lt::XnnpackRequantizesInFp32()) CHECK(lt::AsInt8(RunOnce(b.Build(), lt::Bytes(input), "1").output) == expected);
+  }
+}
+
+// The Arm kernels without dot products add two products per int16 lane
+// where no weight is the one value that could overflow it (0 as uint8, -128
+// as int8): the largest products, with every input and weight at an end of
+// its range, still sum exactly. Blocks holding that weight take single
+// products; both kinds meet in one node here.
+TEST_CASE("pointwise: products at the ends of the 8-bit ranges", "[pointwise]") {
+  std::mt19937 rng(8080);
+  for (Kind kind : {Kind::kUInt8, Kind::kInt8, Kind::kInt8PerChannel}) {
+    for (bool with_overflow_value : {false, true}) {
+      Problem p = RandomProblem(rng, kind, 64, 12, 5, false);
+      const bool is_signed = p.is_signed();
+      std::uniform_int_distribution<int> coin(0, 1);
+      for (auto& x : p.input) x = coin(rng) ? 0x00 : 0xFF;
+      if (is_signed) {
+        for (auto& x : p.input) x = x ? 0x7F : 0x80;  // 127, -128
+      }
+      for (auto& w : p.weights) {
+        w = is_signed ? (coin(rng) ? 0x81 : 0x7F)   // -127, 127
+                      : (coin(rng) ? 0x01 : 0xFF);  // 1, 255
+      }
+      // The overflow value in the first block of 4 channels only.
+      if (with_overflow_value) p.weights[5] = is_signed ? 0x80 : 0x00;
+      CheckProblem(p);
+    }
   }
 }

@@ -1,0 +1,21 @@
+// Lookout's own vectorized MUL.
+#ifndef LOOKOUT_RUNTIME_KERNELS_MUL_H_
+#define LOOKOUT_RUNTIME_KERNELS_MUL_H_
+
+#include <memory>
+
+#include "src/graph.h"
+
+namespace lookout::runtime::internal {
+
+/// A kernel (backend "lookout") for a MUL of two 8-bit activations (uint8
+/// or int8, per tensor, up to 4-D broadcasting) whose outputs are byte for
+/// byte TensorFlow Lite's reference integer MUL, on 64-bit Arm (NEON,
+/// runtime/kernels/arm/mul_arm.cc); nullptr on other CPUs, for other nodes,
+/// or with OwnKernelDisabled("mul"). The node must already have passed its
+/// reference kernel's Prepare().
+std::unique_ptr<OpKernel> MakeMulKernel(KernelContext& ctx);
+
+}  // namespace lookout::runtime::internal
+
+#endif  // LOOKOUT_RUNTIME_KERNELS_MUL_H_

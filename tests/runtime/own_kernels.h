@@ -1,0 +1,94 @@
+// Which of Lookout's own CPU-specific kernels this CPU runs, for the tests
+// that check them: each variant with the LOOKOUT_NO_OWN_KERNELS value that
+// makes the xnnpack backend pick it.
+#ifndef LOOKOUT_TESTS_RUNTIME_OWN_KERNELS_H_
+#define LOOKOUT_TESTS_RUNTIME_OWN_KERNELS_H_
+
+#include <string>
+#include <vector>
+
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
+namespace lookout::testing {
+
+struct OwnKernelVariant {
+  std::string name;            // the instruction set it is written for
+  std::string no_own_kernels;  // LOOKOUT_NO_OWN_KERNELS value selecting it
+};
+
+inline bool CpuHasAvx512Vnni() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+inline bool CpuHasArmDotProduct() {
+#if defined(__aarch64__)
+  return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+  return false;
+#endif
+}
+
+/// The pointwise (GEMM) kernel variants this CPU runs: AVX-512 VNNI on
+/// x86-64; on 64-bit Arm the dot-product one (Cortex-A76, Raspberry Pi 5)
+/// where the CPU has it, and the plain NEON one (Cortex-A72, Pi 4) always.
+inline std::vector<OwnKernelVariant> OwnPointwiseVariants() {
+  std::vector<OwnKernelVariant> variants;
+  if (CpuHasAvx512Vnni()) variants.push_back({"x86-64 AVX-512 VNNI", "0"});
+#if defined(__aarch64__)
+  if (CpuHasArmDotProduct()) variants.push_back({"arm64 NEON with dot product (Cortex-A76 class)", "0"});
+  variants.push_back({"arm64 NEON without dot product (Cortex-A72 class)", "dot"});
+#endif
+  return variants;
+}
+
+/// The DEPTHWISE_CONV_2D kernel variants this CPU runs: AVX-512 (F, BW, VL;
+/// with VNNI and VBMI its 3x3 path uses dot products) on x86-64, NEON on
+/// any 64-bit Arm CPU.
+inline std::vector<OwnKernelVariant> OwnDepthwiseVariants() {
+  std::vector<OwnKernelVariant> variants;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+    variants.push_back({"x86-64 AVX-512", "0"});
+  }
+#elif defined(__aarch64__)
+  variants.push_back({"arm64 NEON", "0"});
+#endif
+  return variants;
+}
+
+/// The MUL kernel variants this CPU runs: NEON on 64-bit Arm.
+inline std::vector<OwnKernelVariant> OwnMulVariants() {
+#if defined(__aarch64__)
+  return {{"arm64 NEON", "0"}};
+#else
+  return {};
+#endif
+}
+
+/// Whether XNNPACK's 8-bit operators requantize in fp32 here, as Lookout's
+/// kernels do: on x86-64. (Debian 12's arm64 XNNPACK rounds uint8 and
+/// per-tensor int8 half up instead.)
+inline bool XnnpackRequantizesInFp32() {
+#if defined(__x86_64__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+/// The instruction sets the own-kernel tests cover on this CPU, for skips.
+inline std::string OwnKernelsWanted() {
+  return "this CPU has none of Lookout's own kernels (x86-64 AVX-512 VNNI, arm64 NEON)";
+}
+
+}  // namespace lookout::testing
+
+#endif  // LOOKOUT_TESTS_RUNTIME_OWN_KERNELS_H_
