@@ -56,7 +56,11 @@ App::App(config::Config config)
                runtime::DataTypeName(classifier_->input_details().type),
                classifier_->input_details().name, classifier_->arena_bytes(),
                classifier_->preprocessor().Describe());
-  source_ = capture::CreateFrameSource(ToSourceOptions(config_.camera));
+  capture::SourceOptions source_options = ToSourceOptions(config_.camera);
+  // Cameras with a scaler (libcamera) deliver frames at the model's scale.
+  source_options.target_width = classifier_->preprocessor().width();
+  source_options.target_height = classifier_->preprocessor().height();
+  source_ = capture::CreateFrameSource(source_options);
   if (config_.socket.enabled) {
     socket_ = std::make_unique<SocketServer>(
         io_, config_.socket,
@@ -114,6 +118,10 @@ void App::OnFrame(capture::FramePtr frame) {
   if (stopping_ || capture_limit_reached_) return;
   const uint64_t n = ++frames_captured_;
   last_frame_ns_ = SteadyNowNs();
+  if (frame->capture_cpu) {
+    std::lock_guard lock(capture_cpu_mutex_);
+    capture_cpu_ms_.Add(std::chrono::duration<double, std::milli>(*frame->capture_cpu).count());
+  }
   slot_.Put(std::move(frame));
   if (config_.camera.max_frames > 0 && n >= static_cast<uint64_t>(config_.camera.max_frames)) {
     capture_limit_reached_ = true;
@@ -149,7 +157,7 @@ void App::WorkerLoop() {
     event.ts = frame->wall_time;
     event.model = classifier_->model_name();
     try {
-      Classification result = classifier_->Classify(frame->image);
+      Classification result = classifier_->Classify(*frame);
       event.top_k = std::move(result.top_k);
       event.preprocess_ms = result.preprocess_ms;
       event.inference_ms = result.inference_ms;
@@ -201,6 +209,10 @@ nlohmann::json App::HandleRequest(const std::string& cmd, const nlohmann::json& 
          {{"capture_to_result", capture_to_result_ms_.ToJson()},
           {"preprocess", preprocess_ms_.ToJson()},
           {"inference", inference_ms_.ToJson()}}}};
+    {
+      std::lock_guard lock(capture_cpu_mutex_);
+      stats["capture_cpu_ms"] = capture_cpu_ms_.ToJson();
+    }
     if (mqtt_) {
       const auto s = mqtt_->stats();
       stats["mqtt"] = {{"connected", s.connected}, {"published", s.published}, {"queued", s.queued},

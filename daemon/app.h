@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -80,6 +81,8 @@ class App {
   std::atomic<int64_t> last_frame_ns_{0};  // steady_clock time of the last capture
   std::atomic<bool> capture_limit_reached_{false};
   std::atomic<bool> stopping_{false};
+  std::mutex capture_cpu_mutex_;
+  LatencyWindow capture_cpu_ms_;  // Capture thread CPU per frame; guarded by capture_cpu_mutex_.
 
   // io thread only.
   bool shut_down_ = false;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <numeric>
 #include <stdexcept>
+#include <utility>
 
 namespace lookout::daemon {
 namespace {
@@ -106,10 +107,22 @@ Classifier::Classifier(const ClassifierOptions& options) : options_(options) {
 
 Classification Classifier::Classify(const cv::Mat& bgr) {
   Classification result;
-  auto start = std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
   preprocessor_->Run(bgr, interpreter_->input_data(0));
   result.preprocess_ms = MillisecondsSince(start);
-  start = std::chrono::steady_clock::now();
+  return Finish(std::move(result));
+}
+
+Classification Classifier::Classify(const capture::Frame& frame) {
+  Classification result;
+  const auto start = std::chrono::steady_clock::now();
+  preprocessor_->Run(frame, interpreter_->input_data(0));
+  result.preprocess_ms = MillisecondsSince(start);
+  return Finish(std::move(result));
+}
+
+Classification Classifier::Finish(Classification result) {
+  const auto start = std::chrono::steady_clock::now();
   const auto status = interpreter_->Invoke();
   if (!status.ok()) throw std::runtime_error(status.message());
   result.inference_ms = MillisecondsSince(start);

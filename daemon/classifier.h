@@ -18,6 +18,7 @@
 #include <opencv2/core/mat.hpp>
 
 #include "daemon/event.h"
+#include "lookout/capture/frame.h"
 #include "lookout/capture/preprocessor.h"
 #include "lookout/runtime/interpreter.h"
 
@@ -70,6 +71,9 @@ class Classifier {
   explicit Classifier(const ClassifierOptions& options);
   /// Preprocesses `bgr` into the input tensor, invokes, and ranks the output.
   Classification Classify(const cv::Mat& bgr);
+  /// The same for a captured frame in any layout (Preprocessor::Run(const
+  /// Frame&)); the conversion counts as preprocessing.
+  Classification Classify(const capture::Frame& frame);
 
   const runtime::TensorDetails& input_details() const { return interpreter_->input_details(0); }
   const runtime::TensorDetails& output_details() const { return interpreter_->output_details(0); }
@@ -84,6 +88,9 @@ class Classifier {
   std::unique_ptr<runtime::Interpreter> interpreter_;
   std::unique_ptr<capture::Preprocessor> preprocessor_;
   Labels labels_;
+
+  // Invokes the model on the input tensor Classify() filled, and ranks the output.
+  Classification Finish(Classification result);
 };
 
 }  // namespace lookout::daemon

@@ -37,6 +37,13 @@ std::unique_ptr<FrameSource> CreateFrameSource(const SourceOptions& options) {
   if ((options.width == 0) != (options.height == 0)) {
     throw std::invalid_argument(kind + " source: set both width and height, or neither");
   }
+  if (options.target_width < 0 || options.target_height < 0 ||
+      (options.target_width == 0) != (options.target_height == 0)) {
+    throw std::invalid_argument(kind + " source: target size " +
+                                std::to_string(options.target_width) + "x" +
+                                std::to_string(options.target_height) +
+                                " must be both positive or both 0");
+  }
   if (!std::isfinite(options.fps) || options.fps < 0.0) {
     throw std::invalid_argument(kind + " source: fps must be >= 0, got " +
                                 std::to_string(options.fps));

@@ -32,6 +32,15 @@ std::string ChannelValues(const std::array<float, 3>& v) {
   return out.str();
 }
 
+const char* YuvMatrixName(YuvEncoding::Matrix matrix) {
+  switch (matrix) {
+    case YuvEncoding::Matrix::kRec601: return "Rec601";
+    case YuvEncoding::Matrix::kRec709: return "Rec709";
+    case YuvEncoding::Matrix::kRec2020: return "Rec2020";
+  }
+  return "?";
+}
+
 const char* InterpolationName(int interpolation) {
   switch (interpolation) {
     case cv::INTER_AREA: return "area";
@@ -144,6 +153,7 @@ void Preprocessor::Run(const cv::Mat& bgr, std::span<uint8_t> out) {
     cv::resize(cropped, resized_, cv::Size(width_, height_), 0, 0, interpolation);
     source = &resized_;
   }
+  last_layout_ = PixelLayout::kBgr;  // Run(const Frame&) names its layout afterwards.
   last_frame_size_ = bgr.size();
   last_crop_size_ = roi.size();
   last_interpolation_ = interpolation;
@@ -171,8 +181,22 @@ void Preprocessor::Run(const cv::Mat& bgr, std::span<uint8_t> out) {
   }
 }
 
+void Preprocessor::Run(const Frame& frame, std::span<uint8_t> out) {
+  if (frame.layout == PixelLayout::kBgr) return Run(frame.image, out);
+  ToBgr(frame, &converted_);
+  Run(converted_, out);
+  last_layout_ = frame.layout;
+  last_yuv_ = frame.yuv;
+}
+
 std::string Preprocessor::Describe() const {
   std::ostringstream out;
+  if (last_layout_ == PixelLayout::kNv12 || last_layout_ == PixelLayout::kYuv420) {
+    out << PixelLayoutName(last_layout_) << " (" << YuvMatrixName(last_yuv_.matrix) << ", "
+        << (last_yuv_.full_range ? "full" : "limited") << " range) -> BGR, ";
+  } else if (last_layout_ != PixelLayout::kBgr) {
+    out << PixelLayoutName(last_layout_) << " -> BGR, ";
+  }
   out << "centre-crop ";
   if (options_.center_crop) {
     out << "yes";

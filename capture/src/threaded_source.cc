@@ -1,5 +1,7 @@
 #include "threaded_source.h"
 
+#include <time.h>
+
 #include <exception>
 #include <stdexcept>
 #include <utility>
@@ -63,6 +65,7 @@ void ThreadedSource::Join() {
 }
 
 void ThreadedSource::ThreadMain() {
+  last_cpu_ = ThreadCpuTime();
   try {
     Run();
   } catch (const std::exception& e) {
@@ -95,6 +98,9 @@ void ThreadedSource::Deliver(cv::Mat image, std::string origin) {
   frame->captured = std::chrono::steady_clock::now();
   frame->wall_time = std::chrono::system_clock::now();
   frame->origin = std::move(origin);
+  const std::chrono::nanoseconds cpu = ThreadCpuTime();
+  frame->capture_cpu = cpu - last_cpu_;
+  last_cpu_ = cpu;
   if (!on_frame_) return;
   try {
     on_frame_(std::move(frame));
@@ -130,6 +136,12 @@ cv::Mat ToOwnedBgr(cv::Mat image) {
       return image.u != nullptr ? image : image.clone();
     default: return {};
   }
+}
+
+std::chrono::nanoseconds ThreadCpuTime() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
 }
 
 std::string RedactUrl(const std::string& url) {

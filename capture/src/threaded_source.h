@@ -62,7 +62,11 @@ class ThreadedSource : public FrameSource {
   bool finished_ = false;        // Guarded by mutex_: Run() has returned.
   bool ended_ = false;           // Capture thread only.
   uint64_t next_sequence_ = 0;   // Capture thread only.
+  std::chrono::nanoseconds last_cpu_{0};  // Capture thread only: ThreadCpuTime() at the last frame.
 };
+
+/// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
+std::chrono::nanoseconds ThreadCpuTime();
 
 /// Converts a decoded image to an owned 8-bit BGR Mat: grey and BGRA are
 /// converted, anything already CV_8UC3 that owns its data passes through.

@@ -9,6 +9,11 @@
 // FramePtr to a queue and return. Callbacks should not throw: an exception
 // escaping one is logged and swallowed.
 //
+// Frames: libcamera frames view the camera's buffers (see frame.h), of which
+// the camera has a few (4 or more); keep at most two at a time, or copy with
+// ToBgr(). Frames may outlive Stop() and the source itself: their memory
+// stays valid until the last of them is released.
+//
 // Failures: a source that cannot open throws from Start(). Afterwards,
 // v4l2 and rtsp sources treat a failed read as a lost camera: they release
 // it, log, and reopen with exponential backoff (0.5 s doubling to 30 s) until
@@ -47,9 +52,24 @@ struct SourceOptions {
   /// Requested capture size in pixels, both set or both 0 (= the source's
   /// default). Cameras may pick the nearest size they support. Ignored by
   /// images and video files, which deliver frames at their native size.
+  /// libcamera: the main stream, which on a Raspberry Pi also chooses the
+  /// sensor mode (field of view); frames come from a low-resolution second
+  /// stream at the target scale when the camera offers one (see below).
   int width = 0, height = 0;
+  /// The size frames are wanted at (the model input), in pixels, both set or
+  /// both 0 (= no preference). Only libcamera uses it: it asks the camera's
+  /// scaler (a Raspberry Pi's ISP) for frames at this scale instead of
+  /// scaling full-size frames on the CPU: the smallest even size with the
+  /// aspect ratio of the camera's default stream (or of width x height) that
+  /// covers the target, so cropping and squeezing still happen as they would
+  /// on a full frame. Without width/height that is the only stream; with
+  /// them it is a second stream where the camera offers one.
+  int target_width = 0, target_height = 0;
   /// Frames per second. images: pacing (0 => 1 fps); video file: pacing
-  /// (0 => as fast as frames decode); cameras/rtsp: requested rate (0 = native).
+  /// (0 => as fast as frames decode); cameras/rtsp: requested rate (0 =
+  /// native). libcamera also paces buffers it hands back to the camera to
+  /// this rate, for cameras that produce frames as fast as they are given
+  /// buffers (libcamera's virtual camera).
   double fps = 0.0;
   /// images/video: restart from the first frame at the end instead of ending.
   bool loop = false;
@@ -87,8 +107,8 @@ class FrameSource {
 
 /// Builds the source `options` ask for, without opening it (Start() does).
 /// Throws std::invalid_argument when the options cannot work: empty device
-/// for a type that needs one, negative size or fps, or libcamera requested
-/// but not compiled in.
+/// for a type that needs one, negative size, target size or fps, or
+/// libcamera requested but not compiled in.
 std::unique_ptr<FrameSource> CreateFrameSource(const SourceOptions& options);
 
 /// "libcamera", "v4l2", "video", "rtsp" or "images".

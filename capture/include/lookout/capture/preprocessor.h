@@ -1,11 +1,14 @@
-// Turns a captured BGR frame into the bytes of a model's image input tensor:
+// Turns a captured frame into the bytes of a model's image input tensor:
+// conversion to BGR when the frame is in another layout (RGB, YUV, ...),
 // optional centre crop, resize, BGR->RGB, normalisation and quantization, in
 // the tensor's layout (NHWC or NCHW).
 //
-// Cost: one cv::resize plus a single pass over the resized pixels through a
-// 256-entry lookup table per channel (pixel -> output value), built once in
-// the constructor. Internal buffers are reused, so after the first call for
-// a given frame size Run() does not allocate.
+// Cost: the conversion (frames other than BGR; cheap when the camera already
+// delivers the model's scale), one cv::resize plus a single pass over the
+// resized pixels through a 256-entry lookup table per channel (pixel ->
+// output value), built once in the constructor. Internal buffers are reused,
+// so after the first call for a given frame size and layout Run() does not
+// allocate.
 //
 // Threading: an instance is not thread-safe (Run() writes the internal
 // buffers); use one per inference thread. Describe() must not race with Run().
@@ -19,6 +22,7 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include "lookout/capture/frame.h"
 #include "lookout/runtime/tensor.h"
 
 namespace lookout::capture {
@@ -52,10 +56,16 @@ class Preprocessor {
   /// particular alignment. Throws std::invalid_argument when out.size() !=
   /// the input's byte size or `bgr` is empty or not CV_8UC3.
   void Run(const cv::Mat& bgr, std::span<uint8_t> out);
+  /// As above for a captured frame in any PixelLayout: converts it to BGR
+  /// first (ToBgr()) unless it is BGR already. Throws std::invalid_argument
+  /// as above, or when the frame's planes do not match its layout.
+  void Run(const Frame& frame, std::span<uint8_t> out);
 
   /// One line for --help and logs, e.g. "centre-crop no, resize 1280x720 ->
   /// 224x224 (area), BGR->RGB, uint8 q = round((p-127.5)/127.5/0.0078125)+128,
-  /// NHWC". The source size is the last frame's ("?x?" before the first Run).
+  /// NHWC". The source size is the last frame's ("?x?" before the first Run);
+  /// a last frame in another layout than BGR is named first, e.g. "NV12
+  /// (Rec601, full range) -> BGR, centre-crop no, ...".
   std::string Describe() const;
 
   int width() const { return width_; }    ///< Input width in pixels.
@@ -76,7 +86,10 @@ class Preprocessor {
   std::array<std::array<uint8_t, 256>, 3> lut_u8_{};
   // lut_f32_[c][p]: real value for FLOAT32 inputs.
   std::array<std::array<float, 256>, 3> lut_f32_{};
+  cv::Mat converted_;   // Reused ToBgr() destination.
   cv::Mat resized_;     // Reused resize destination.
+  PixelLayout last_layout_ = PixelLayout::kBgr;  // For Describe().
+  YuvEncoding last_yuv_;
   cv::Size last_frame_size_;  // For Describe().
   cv::Size last_crop_size_;
   int last_interpolation_ = -1;  // -1: no resize yet / identity.
