@@ -19,6 +19,20 @@
 
 namespace lookout::testing {
 
+// True when something accepts connections on the Unix socket at `path`. A
+// server creates the file (bind) before it listens, so the file alone does
+// not say it is ready.
+inline bool Accepts(const std::filesystem::path& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
 class Client {
  public:
   explicit Client(const std::filesystem::path& path) {

@@ -124,7 +124,7 @@ TEST_CASE("lookoutd labels photos on the socket and over MQTT, and stops cleanly
   Process daemon({(BinaryDir() / "bin/lookoutd").string(), "--config", (dir.path() / "lookoutd.json").string()},
                  dir.path() / "lookoutd.out", dir.path() / "lookoutd.err");
   INFO("lookoutd stderr:\n" << daemon.Stderr());
-  REQUIRE(WaitUntil([&] { return fs::is_socket(socket_path) || !daemon.Running(); }, 60s));
+  REQUIRE(WaitUntil([&] { return lookout::testing::Accepts(socket_path) || !daemon.Running(); }, 60s));
   REQUIRE(daemon.Running());
 
   // The event stream: at least one pass over the six photos.

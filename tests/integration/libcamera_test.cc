@@ -9,12 +9,9 @@
 // namespace of its own in which a read-only overlay adds the test's file to
 // /usr/share. That needs root. Under qemu (-L SYSROOT) the emulated lookoutd
 // looks in the sysroot first, which has no such file, then finds this one.
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -35,6 +32,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using lookout::testing::Accepts;
 using lookout::testing::BinaryDir;
 using lookout::testing::Client;
 using lookout::testing::Process;
@@ -78,19 +76,6 @@ std::string Propagation(const fs::path& scratch, std::string* why) {
   if (ReadText("/proc/self/mountinfo").find(" shared:") == std::string::npos) return "unchanged";
   *why = "cannot make a private mount namespace here (unshare --propagation private failed)";
   return "";
-}
-
-// True when something accepts connections on the Unix socket at `path`
-// (lookoutd creates the file before it listens).
-bool Accepts(const fs::path& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
 }
 
 // `argv` (a target program) started in a new mount namespace where
