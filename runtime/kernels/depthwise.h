@@ -1,4 +1,4 @@
-// Lookout's own DEPTHWISE_CONV_2D: AVX-512 (16 channels per vector) and arm64 NEON.
+// Lookout's own DEPTHWISE_CONV_2D for AVX-512: 16 channels per vector.
 #ifndef LOOKOUT_RUNTIME_KERNELS_DEPTHWISE_H_
 #define LOOKOUT_RUNTIME_KERNELS_DEPTHWISE_H_
 
@@ -13,8 +13,7 @@ namespace lookout::runtime::internal {
 /// A kernel (backend "lookout") for a DEPTHWISE_CONV_2D with depth
 /// multiplier 1 on uint8 / int8 (per-tensor or per-channel) NHWC tensors,
 /// any window, stride, dilation and padding, when the CPU has AVX-512
-/// (F + BW) or is 64-bit Arm (NEON, runtime/kernels/arm/depthwise_arm.cc);
-/// nullptr otherwise (other CPUs, depth multiplier > 1, or
+/// (F + BW); nullptr otherwise (other CPUs, depth multiplier > 1, or
 /// OwnKernelDisabled("depthwise")). The node must already have passed its reference
 /// kernel's Prepare(). Outputs are byte for byte what XNNPACK's operator for
 /// the node computes: exact int32 accumulation, then fp32 requantization,

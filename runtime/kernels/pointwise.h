@@ -13,7 +13,8 @@ namespace lookout::runtime::internal {
 /// The switch LOOKOUT_NO_OWN_KERNELS, read when kernels are created, for
 /// comparisons: unset, "" or "0" = Lookout's own optimized kernels run where
 /// they apply; a comma-separated list of kernel names ("pointwise",
-/// "depthwise"; on Arm also "dot", the dot-product variants, and "mul")
+/// "depthwise"; on Arm also "dot", the dot-product variants, "mul", and
+/// "min-depth", the rule that leaves K < 48 to XNNPACK, for tests)
 /// turns off just those; any other value ("1") turns them all
 /// off, so the xnnpack backend uses XNNPACK for every node it can.
 /// OwnKernelsDisabled(): all are off. OwnKernelDisabled(name): `name` is.

@@ -43,23 +43,21 @@ inline std::vector<OwnKernelVariant> OwnPointwiseVariants() {
   std::vector<OwnKernelVariant> variants;
   if (CpuHasAvx512Vnni()) variants.push_back({"x86-64 AVX-512 VNNI", "0"});
 #if defined(__aarch64__)
-  if (CpuHasArmDotProduct()) variants.push_back({"arm64 NEON with dot product (Cortex-A76 class)", "0"});
-  variants.push_back({"arm64 NEON without dot product (Cortex-A72 class)", "dot"});
+  // "min-depth": also for K < 48, which the xnnpack backend otherwise leaves to XNNPACK.
+  if (CpuHasArmDotProduct()) variants.push_back({"arm64 NEON with dot product (Cortex-A76 class)", "min-depth"});
+  variants.push_back({"arm64 NEON without dot product (Cortex-A72 class)", "dot,min-depth"});
 #endif
   return variants;
 }
 
 /// The DEPTHWISE_CONV_2D kernel variants this CPU runs: AVX-512 (F, BW, VL;
-/// with VNNI and VBMI its 3x3 path uses dot products) on x86-64, NEON on
-/// any 64-bit Arm CPU.
+/// with VNNI and VBMI its 3x3 path uses dot products) on x86-64.
 inline std::vector<OwnKernelVariant> OwnDepthwiseVariants() {
   std::vector<OwnKernelVariant> variants;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
     variants.push_back({"x86-64 AVX-512", "0"});
   }
-#elif defined(__aarch64__)
-  variants.push_back({"arm64 NEON", "0"});
 #endif
   return variants;
 }
