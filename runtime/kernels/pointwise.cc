@@ -76,7 +76,7 @@ bool OwnKernelsDisabled() {
   const char* value = std::getenv("LOOKOUT_NO_OWN_KERNELS");
   if (value == nullptr || value[0] == '\0' || std::strcmp(value, "0") == 0) return false;
   return !ListHas(value, "pointwise") && !ListHas(value, "depthwise") && !ListHas(value, "dot") &&
-         !ListHas(value, "mul") && !ListHas(value, "min-depth");
+         !ListHas(value, "mul") && !ListHas(value, "defer");
 }
 
 bool OwnKernelDisabled(const char* name) {

@@ -14,7 +14,8 @@ namespace lookout::runtime::internal {
 /// comparisons: unset, "" or "0" = Lookout's own optimized kernels run where
 /// they apply; a comma-separated list of kernel names ("pointwise",
 /// "depthwise"; on Arm also "dot", the dot-product variants, "mul", and
-/// "min-depth", the rule that leaves K < 48 to XNNPACK, for tests)
+/// "defer", the rules that leave a node to XNNPACK where its kernels do
+/// fewer instructions (K < 48; dot-product GEMMs XNNPACK has), for tests)
 /// turns off just those; any other value ("1") turns them all
 /// off, so the xnnpack backend uses XNNPACK for every node it can.
 /// OwnKernelsDisabled(): all are off. OwnKernelDisabled(name): `name` is.

@@ -43,9 +43,10 @@ inline std::vector<OwnKernelVariant> OwnPointwiseVariants() {
   std::vector<OwnKernelVariant> variants;
   if (CpuHasAvx512Vnni()) variants.push_back({"x86-64 AVX-512 VNNI", "0"});
 #if defined(__aarch64__)
-  // "min-depth": also for K < 48, which the xnnpack backend otherwise leaves to XNNPACK.
-  if (CpuHasArmDotProduct()) variants.push_back({"arm64 NEON with dot product (Cortex-A76 class)", "min-depth"});
-  variants.push_back({"arm64 NEON without dot product (Cortex-A72 class)", "dot,min-depth"});
+  // "defer": also where the xnnpack backend leaves a node to XNNPACK (K < 48,
+  // types XNNPACK has dot-product GEMMs for).
+  if (CpuHasArmDotProduct()) variants.push_back({"arm64 NEON with dot product (Cortex-A76 class)", "defer"});
+  variants.push_back({"arm64 NEON without dot product (Cortex-A72 class)", "dot,defer"});
 #endif
   return variants;
 }

@@ -56,6 +56,22 @@ constexpr size_t kMaxPatch = 1024;  // bytes of one gathered patch, at most
 // 8.32 M to 6.92 M instructions on a Cortex-A72 and from 5.63 M to 4.47 M on
 // an A76 (Debian 12), mobilenet_v2_1.0_224_quant's from 123.6 M to 111.5 M (A72).
 constexpr size_t kMinDepth = 48;
+
+// Whether the XNNPACK this was built against has dot-product GEMMs for the
+// type: Debian 12's (2022) for uint8 and int8, Debian 13's (2024) for int8
+// only. On a dot-product CPU those do fewer instructions than our 4x16
+// tiles (Cortex-A76, tf2_mobilenet_v2_1.0_224_ptq: 53.6 M vs 54.4 M per
+// Invoke on Debian 12, 49.4 M vs 51.7 M on Debian 13;
+// mobilenet_v2_1.0_224_quant on Debian 12: 58.9 M vs 61.0 M), so our tiles
+// run only where XNNPACK would fall back to widening multiplies.
+bool XnnpackHasDotGemm(DataType type) {
+#if LOOKOUT_XNNPACK_API >= 2024
+  return type == DataType::kInt8;
+#else
+  (void)type;
+  return true;
+#endif
+}
 // uint8 tiles whose rows are at most this long are flipped (a - 128) once
 // per tile for the paired-product blocks, not once per block.
 constexpr size_t kMaxFlippedRow = 2048;
@@ -397,7 +413,8 @@ std::unique_ptr<OpKernel> Make(const Tensor& in, const Tensor& filter, const Ten
   } else if (k > kMaxPatch) {
     return nullptr;
   }
-  if (k < kMinDepth && !OwnKernelDisabled("min-depth")) return nullptr;
+  const bool defer = !OwnKernelDisabled("defer");
+  if (k < kMinDepth && defer) return nullptr;
   if (in.type == DataType::kUInt8) {
     if (filter.quantization.scale.size() > 1) return nullptr;
     if (filter.zero_point < 0 || filter.zero_point > 255) return nullptr;
@@ -416,6 +433,7 @@ std::unique_ptr<OpKernel> Make(const Tensor& in, const Tensor& filter, const Ten
   const std::vector<float> scales = Scales(in, filter, out, oc);
   if (scales.empty()) return nullptr;
   const bool dot = CpuHasDotProduct() && !OwnKernelDisabled("dot");
+  if (dot && defer && XnnpackHasDotGemm(in.type)) return nullptr;
   return std::make_unique<PointwiseArmKernel>(in, filter, bias, out, scales, lo, hi, window, pool, dot);
 }
 
