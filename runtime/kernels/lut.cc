@@ -7,6 +7,8 @@
 // the fixed-point arithmetic it replaces (HARD_SWISH in particular).
 #if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #include <array>
@@ -49,6 +51,32 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void LookupVbmi(const uin
     const __m512i hi = _mm512_permutex2var_epi8(t2, idx, t3);
     _mm512_mask_storeu_epi8(out + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi));
   }
+}
+#endif
+
+#if defined(__aarch64__)
+// 16 lookups at a time: tbl over the table's first 64 bytes, then tbx over
+// each further 64 with the indices lowered by 64 (tbx keeps the lane where
+// the index is out of range, and indices below wrap out of range). About
+// 0.7 instructions per byte instead of a scalar load and store per byte.
+// In place (out == in) is fine.
+void LookupNeon(const uint8_t* table, const uint8_t* in, uint8_t* out, size_t n) {
+  const uint8x16x4_t t0 = vld1q_u8_x4(table), t1 = vld1q_u8_x4(table + 64), t2 = vld1q_u8_x4(table + 128),
+                     t3 = vld1q_u8_x4(table + 192);
+  const uint8x16_t k64 = vdupq_n_u8(64);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    uint8x16_t idx = vld1q_u8(in + i);
+    uint8x16_t r = vqtbl4q_u8(t0, idx);
+    idx = vsubq_u8(idx, k64);
+    r = vqtbx4q_u8(r, t1, idx);
+    idx = vsubq_u8(idx, k64);
+    r = vqtbx4q_u8(r, t2, idx);
+    idx = vsubq_u8(idx, k64);
+    r = vqtbx4q_u8(r, t3, idx);
+    vst1q_u8(out + i, r);
+  }
+  for (; i < n; ++i) out[i] = table[in[i]];
 }
 #endif
 
@@ -101,6 +129,9 @@ class LutKernel : public OpKernel {
       LookupVbmi(table_.data(), in_->data, out_->data, in_->elements);
       return;
     }
+#elif defined(__aarch64__)
+    LookupNeon(table_.data(), in_->data, out_->data, in_->elements);
+    return;
 #endif
     const uint8_t* in = in_->data;
     uint8_t* out = out_->data;

@@ -255,6 +255,32 @@ TEST_CASE("HARD_SWISH is x * relu6(x + 3) / 6 on every backend", "[kernels]") {
   CHECK(fast.outputs[0] == r);
 }
 
+TEST_CASE("the lookup table gives the reference HARD_SWISH at every length, vector and tail", "[kernels]") {
+  // Lengths around the vector widths of the table kernels (16 bytes on Arm,
+  // 64 with AVX-512 VBMI), bytes from a fixed LCG so every table quarter is hit.
+  for (const int n : {1, 15, 16, 17, 63, 64, 65, 100, 129}) {
+    lt::ModelBuilder b;
+    const int32_t in = b.AddUInt8("in", {1, n}, 0.04f, 100);
+    const int32_t out = b.AddUInt8("out", {1, n}, 0.03f, 90);
+    b.AddOperator(lt::op::kHardSwish, {in}, {out});
+    b.SetInputs({in});
+    b.SetOutputs({out});
+    const auto model = b.Build();
+    std::vector<uint8_t> bytes(static_cast<size_t>(n));
+    uint32_t state = 12345u + static_cast<uint32_t>(n);
+    for (auto& v : bytes) {
+      state = state * 1664525u + 1013904223u;
+      v = static_cast<uint8_t>(state >> 24);
+    }
+    const auto ref = lt::RunModel(model, {bytes}, lr::Backend::kReference);
+    const auto fast = lt::RunModel(model, {bytes}, lr::Backend::kXnnpack);
+    INFO("n = " << n << ": " << ref.error << fast.error);
+    REQUIRE(ref.error.empty());
+    REQUIRE(fast.error.empty());
+    CHECK(fast.outputs[0] == ref.outputs[0]);
+  }
+}
+
 TEST_CASE("QUANTIZE int8 to uint8 with equal scales adds 128 on every backend", "[kernels]") {
   lt::ModelBuilder b;
   const int32_t in = b.AddInt8("in", {256}, 0.1f, -5);
