@@ -15,8 +15,9 @@
 #     --backend NAME             xnnpack (default) or reference
 #     --pi-cpuinfo               show XNNPACK a Raspberry Pi's /proc/cpuinfo (Cortex-A72 r0p3 /
 #                                A76 r4p1) so it picks kernels by core type as on a board
-#     --symbols N                also list the N main-program functions with most instructions
-#                                per Invoke (shared libraries count as one)
+#     --symbols N                also list the N functions with most instructions per Invoke
+#                                (in shared libraries: the nearest exported function, as
+#                                LIBRARY:NAME, from the guest's LD_DEBUG=files bases)
 #     --json                     one JSON object per model and CPU
 #
 # Default models: the repository's default model and, when ../shared is
@@ -34,6 +35,7 @@ threads=1
 backend=xnnpack
 pi_cpuinfo=0
 symbols=0
+pcs=0
 json=0
 models=()
 while [ $# -gt 0 ]; do
@@ -43,9 +45,9 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --backend) backend=$2; shift 2 ;;
     --pi-cpuinfo) pi_cpuinfo=1; shift ;;
-    --symbols) symbols=$2; shift 2 ;;
+    --symbols) symbols=$2; pcs=1; shift 2 ;;
     --json) json=1; shift ;;
-    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     -*) echo "arm64_icount.sh: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
@@ -105,14 +107,20 @@ count() {
     # shellcheck disable=SC2016
     unshare --mount --propagation private -- /bin/bash -c \
       'mount --bind "$1" /proc/cpuinfo; shift; exec "$@"' bash "$work/cpuinfo" \
-      "${qemu[@]}" "$@" 3>&1 >/dev/null 2>"$work/stderr" | awk -f scripts/lib/icount.awk
+      "${qemu[@]}" "$@" 3>&1 >/dev/null 2>"$work/stderr" | awk -v pcs="$pcs" -f scripts/lib/icount.awk
   else
-    "${qemu[@]}" "$@" 3>&1 >/dev/null 2>"$work/stderr" | awk -f scripts/lib/icount.awk
+    "${qemu[@]}" "$@" 3>&1 >/dev/null 2>"$work/stderr" | awk -v pcs="$pcs" -f scripts/lib/icount.awk
   fi
 }
 
 bench() {  # bench CPU MODEL RUNS
-  count "$1" "$lookout" bench --model "$2" --threads "$threads" --backend "$backend" --warmup 0 --runs "$3"
+  if [ "$symbols" -gt 0 ]; then
+    LD_DEBUG=files count "$1" "$lookout" bench --model "$2" --threads "$threads" --backend "$backend" \
+      --warmup 0 --runs "$3" >"$work/raw"
+    python3 scripts/lib/icount_symbols.py "$sysroot" "$work/stderr" <"$work/raw"
+  else
+    count "$1" "$lookout" bench --model "$2" --threads "$threads" --backend "$backend" --warmup 0 --runs "$3"
+  fi
 }
 
 for model in "${models[@]}"; do

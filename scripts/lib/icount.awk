@@ -7,7 +7,8 @@
 #
 # Prints "total N" and, per symbol of the main program (qemu names blocks
 # only there; blocks of shared libraries have no name and count as
-# "[shared-libraries]"), "symbol COUNT NAME".
+# "[shared-libraries]"), "symbol COUNT NAME"; with -v pcs=1 also, per
+# unnamed block, "pc COUNT HEXPC" (scripts/lib/icount_symbols.py names them).
 BEGIN { in_block = 0; pc = ""; n = 0; total = 0 }
 
 function close_block() {
@@ -35,6 +36,7 @@ function close_block() {
   total += c
   name = (NF >= 5) ? $5 : "[shared-libraries]"
   by_symbol[name] += c
+  if (NF < 5) by_pc[key] += c
   next
 }
 
@@ -43,4 +45,5 @@ function close_block() {
 END {
   print "total", total
   for (s in by_symbol) print "symbol", by_symbol[s], s
+  if (pcs) for (p in by_pc) print "pc", by_pc[p], p
 }
