@@ -15,7 +15,8 @@ namespace lookout::runtime::internal {
 /// they apply; a comma-separated list of kernel names ("pointwise",
 /// "depthwise"; on Arm also "dot", the dot-product variants, "mul", and
 /// "defer", the rules that leave a node to XNNPACK where its kernels do
-/// fewer instructions (K < 48; dot-product GEMMs XNNPACK has), for tests)
+/// fewer instructions (K below 48 for uint8, 160 for int8; dot-product GEMMs
+/// XNNPACK has), for tests)
 /// turns off just those; any other value ("1") turns them all
 /// off, so the xnnpack backend uses XNNPACK for every node it can.
 /// OwnKernelsDisabled(): all are off. OwnKernelDisabled(name): `name` is.

@@ -43,7 +43,7 @@ inline std::vector<OwnKernelVariant> OwnPointwiseVariants() {
   std::vector<OwnKernelVariant> variants;
   if (CpuHasAvx512Vnni()) variants.push_back({"x86-64 AVX-512 VNNI", "0"});
 #if defined(__aarch64__)
-  // "defer": also where the xnnpack backend leaves a node to XNNPACK (K < 48,
+  // "defer": also where the xnnpack backend leaves a node to XNNPACK (small K,
   // types XNNPACK has dot-product GEMMs for).
   if (CpuHasArmDotProduct()) variants.push_back({"arm64 NEON with dot product (Cortex-A76 class)", "defer"});
   variants.push_back({"arm64 NEON without dot product (Cortex-A72 class)", "dot,defer"});
