@@ -35,7 +35,6 @@ threads=1
 backend=xnnpack
 pi_cpuinfo=0
 symbols=0
-pcs=0
 json=0
 models=()
 while [ $# -gt 0 ]; do
@@ -45,7 +44,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --backend) backend=$2; shift 2 ;;
     --pi-cpuinfo) pi_cpuinfo=1; shift ;;
-    --symbols) symbols=$2; pcs=1; shift 2 ;;
+    --symbols) symbols=$2; shift 2 ;;
     --json) json=1; shift ;;
     -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     -*) echo "arm64_icount.sh: unknown option $1" >&2; exit 2 ;;
@@ -102,20 +101,22 @@ count() {
   local cpu=$1
   shift
   local qemu=(qemu-aarch64-static -cpu "$cpu" -L "$sysroot" -d nochain,exec,in_asm -D /dev/fd/3)
+  # The guest's environment only: LD_DEBUG on the host would make awk talk too.
+  [ -n "${GUEST_ENV:-}" ] && qemu+=(-E "$GUEST_ENV")
   if [ "$pi_cpuinfo" = 1 ]; then
     write_cpuinfo "$cpu"
     # shellcheck disable=SC2016
     unshare --mount --propagation private -- /bin/bash -c \
       'mount --bind "$1" /proc/cpuinfo; shift; exec "$@"' bash "$work/cpuinfo" \
-      "${qemu[@]}" "$@" 3>&1 >/dev/null 2>"$work/stderr" | awk -v pcs="$pcs" -f scripts/lib/icount.awk
+      "${qemu[@]}" "$@" 3>&1 >/dev/null 2>"$work/stderr" | awk -v pcs="$((symbols > 0))" -f scripts/lib/icount.awk
   else
-    "${qemu[@]}" "$@" 3>&1 >/dev/null 2>"$work/stderr" | awk -v pcs="$pcs" -f scripts/lib/icount.awk
+    "${qemu[@]}" "$@" 3>&1 >/dev/null 2>"$work/stderr" | awk -v pcs="$((symbols > 0))" -f scripts/lib/icount.awk
   fi
 }
 
 bench() {  # bench CPU MODEL RUNS
   if [ "$symbols" -gt 0 ]; then
-    LD_DEBUG=files count "$1" "$lookout" bench --model "$2" --threads "$threads" --backend "$backend" \
+    GUEST_ENV=LD_DEBUG=files count "$1" "$lookout" bench --model "$2" --threads "$threads" --backend "$backend" \
       --warmup 0 --runs "$3" >"$work/raw"
     python3 scripts/lib/icount_symbols.py "$sysroot" "$work/stderr" <"$work/raw"
   else

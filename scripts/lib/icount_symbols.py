@@ -58,6 +58,7 @@ def exported_functions(path):
 def main():
     sysroot, log_path = sys.argv[1], sys.argv[2]
     bases = sorted((base, name) for name, base in library_bases(log_path).items())
+    starts = [base for base, _ in bases]
     tables = {}
     counts = defaultdict(int)
     for line in sys.stdin:
@@ -70,7 +71,7 @@ def main():
             sys.stdout.write(line)
             continue
         count, pc = int(fields[1]), int(fields[2], 16)
-        i = bisect.bisect_right([b for b, _ in bases], pc) - 1
+        i = bisect.bisect_right(starts, pc) - 1
         name = "[unknown]"
         if i >= 0:
             base, library = bases[i]
