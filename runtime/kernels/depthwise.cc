@@ -626,7 +626,7 @@ std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t 
 
 #pragma GCC diagnostic pop
 
-#else  // not x86-64: XNNPACK's kernels serve (on 64-bit Arm they do fewer instructions than ours did)
+#elif !defined(__aarch64__)  // 64-bit Arm: runtime/kernels/arm/depthwise_s8_neon.cc
 
 std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext&, pthreadpool_t) { return nullptr; }
 

@@ -1,4 +1,5 @@
-// Lookout's own DEPTHWISE_CONV_2D for AVX-512: 16 channels per vector.
+// Lookout's own DEPTHWISE_CONV_2D: AVX-512 (16 channels per vector) and, for
+// int8, arm64 NEON.
 #ifndef LOOKOUT_RUNTIME_KERNELS_DEPTHWISE_H_
 #define LOOKOUT_RUNTIME_KERNELS_DEPTHWISE_H_
 
@@ -13,7 +14,9 @@ namespace lookout::runtime::internal {
 /// A kernel (backend "lookout") for a DEPTHWISE_CONV_2D with depth
 /// multiplier 1 on uint8 / int8 (per-tensor or per-channel) NHWC tensors,
 /// any window, stride, dilation and padding, when the CPU has AVX-512
-/// (F + BW); nullptr otherwise (other CPUs, depth multiplier > 1, or
+/// (F + BW); on 64-bit Arm (NEON, runtime/kernels/arm/depthwise_s8_neon.cc)
+/// for int8 nodes whose filter has zero point 0, bytes in [-127, 127] and at
+/// most 64 taps; nullptr otherwise (other CPUs, depth multiplier > 1, or
 /// OwnKernelDisabled("depthwise")). The node must already have passed its reference
 /// kernel's Prepare(). Outputs are byte for byte what XNNPACK's operator for
 /// the node computes: exact int32 accumulation, then fp32 requantization,

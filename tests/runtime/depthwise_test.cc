@@ -1,5 +1,6 @@
-// Lookout's own DEPTHWISE_CONV_2D kernel (backend "lookout":
-// kernels/depthwise.cc on x86-64 with AVX-512) against the fp32 requantization defined here (XNNPACK's:
+// Lookout's own DEPTHWISE_CONV_2D kernels (backend "lookout":
+// kernels/depthwise.cc on x86-64 with AVX-512, kernels/arm/depthwise_s8_neon.cc
+// for int8 on 64-bit Arm) against the fp32 requantization defined here (XNNPACK's:
 // float(acc) x scale in float, rounded to nearest even), byte for byte over
 // a sweep of shapes, windows, strides, dilations, paddings and
 // quantizations; XNNPACK's operator for the node (LOOKOUT_NO_OWN_KERNELS=1)
@@ -37,6 +38,8 @@ struct Case {
   // VNNI 3x3 path takes channels whose w − zw all fit int8 differently).
   int32_t filter_zp_u8 = 131;
   int filter_lo = 0, filter_hi = 255;
+  // int8 only: one filter byte is -128 (outside TFLite's int8 scheme).
+  bool int8_min_weight = false;
 };
 
 struct Built {
@@ -65,6 +68,7 @@ Built Build(const Case& k, std::mt19937& rng) {
   b.filter.resize(taps);
   std::uniform_int_distribution<int> filter_byte(k.filter_lo, k.filter_hi);
   for (auto& v : b.filter) v = static_cast<uint8_t>(k.int8 ? byte(rng) % 255 - 127 : filter_byte(rng));
+  if (k.int8_min_weight) b.filter[b.filter.size() / 2] = 0x80;
   if (k.bias) {
     b.bias.resize(static_cast<size_t>(k.c));
     for (auto& v : b.bias) v = bias(rng);
@@ -195,6 +199,10 @@ TEST_CASE("own DEPTHWISE_CONV_2D kernels equal the fp32 definition", "[kernels][
     }
     cases.push_back({6, 6, 17, 5, 5, 1, 1, Padding::SAME, int8, true, ActivationFunctionType::NONE});
     cases.push_back({12, 12, 8, 3, 3, 1, 2, Padding::SAME, int8, true, ActivationFunctionType::NONE});
+    cases.push_back({12, 14, 32, 3, 3, 1, 2, Padding::SAME, int8, true, ActivationFunctionType::RELU6});
+    cases.push_back({13, 15, 48, 3, 3, 2, 2, Padding::VALID, int8, true, ActivationFunctionType::NONE});
+    cases.push_back({9, 12, 16, 1, 1, 1, 1, Padding::VALID, int8, true, ActivationFunctionType::NONE});
+    cases.push_back({11, 11, 32, 7, 7, 2, 1, Padding::SAME, int8, true, ActivationFunctionType::RELU6});
     cases.push_back({7, 5, 33, 2, 1, 1, 1, Padding::VALID, int8, true, ActivationFunctionType::NONE});
     cases.push_back({1, 1, 20, 3, 3, 1, 1, Padding::SAME, int8, true, ActivationFunctionType::NONE});
     cases.push_back({3, 64, 16, 3, 3, 1, 1, Padding::SAME, int8, true, ActivationFunctionType::RELU6});
@@ -252,6 +260,10 @@ TEST_CASE("own DEPTHWISE_CONV_2D kernels equal the fp32 definition", "[kernels][
       const Output own2 = RunNode(b.model, input, variant.no_own_kernels, 2);
       INFO(own.error);
       REQUIRE(own.error.empty());
+      if (!k.int8 && !variant.takes_uint8) {
+        CHECK(own.backend == "xnnpack");
+        continue;
+      }
       CHECK(own.backend == "lookout");
       CHECK(values(own.bytes) == fp32);
       CHECK(own2.bytes == own.bytes);
@@ -263,3 +275,22 @@ TEST_CASE("own DEPTHWISE_CONV_2D kernels equal the fp32 definition", "[kernels][
     CHECK(worst <= 1);
   }
 }
+
+#if defined(__aarch64__)
+// The NEON kernel sums two int8 products in int16, exact only while no
+// filter byte is -128 (TFLite's int8 scheme uses [-127, 127]); a filter
+// holding one goes to XNNPACK.
+TEST_CASE("on arm64, an int8 DEPTHWISE_CONV_2D filter holding -128 stays with XNNPACK", "[kernels][depthwise]") {
+  std::mt19937 rng(20261201);
+  for (const bool min_weight : {false, true}) {
+    Case k{8, 9, 32, 3, 3, 1, 1, Padding::SAME, true, true, ActivationFunctionType::NONE};
+    k.int8_min_weight = min_weight;
+    const Built b = Build(k, rng);
+    std::vector<uint8_t> input(static_cast<size_t>(k.h * k.w * k.c), 0x80);  // all -128: the worst products
+    const Output own = RunNode(b.model, input, "0", 1);
+    INFO(own.error);
+    REQUIRE(own.error.empty());
+    CHECK(own.backend == (min_weight ? "xnnpack" : "lookout"));
+  }
+}
+#endif

@@ -17,6 +17,7 @@ namespace lookout::testing {
 struct OwnKernelVariant {
   std::string name;            // the instruction set it is written for
   std::string no_own_kernels;  // LOOKOUT_NO_OWN_KERNELS value selecting it
+  bool takes_uint8 = true;     // false: int8 nodes only (uint8 ones stay with XNNPACK)
 };
 
 inline bool CpuHasAvx512Vnni() {
@@ -52,13 +53,16 @@ inline std::vector<OwnKernelVariant> OwnPointwiseVariants() {
 }
 
 /// The DEPTHWISE_CONV_2D kernel variants this CPU runs: AVX-512 (F, BW, VL;
-/// with VNNI and VBMI its 3x3 path uses dot products) on x86-64.
+/// with VNNI and VBMI its 3x3 path uses dot products) on x86-64; NEON for
+/// int8 on any 64-bit Arm CPU (Cortex-A72 and A76 alike: no dot products).
 inline std::vector<OwnKernelVariant> OwnDepthwiseVariants() {
   std::vector<OwnKernelVariant> variants;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
     variants.push_back({"x86-64 AVX-512", "0"});
   }
+#elif defined(__aarch64__)
+  variants.push_back({"arm64 NEON, int8", "0", false});
 #endif
   return variants;
 }
