@@ -49,9 +49,14 @@ ClassifierOptions ToClassifierOptions(const config::Config& config) {
   return options;
 }
 
-App::App(config::Config config)
-    : config_(std::move(config)), signals_(io_, SIGINT, SIGTERM), watchdog_timer_(io_) {
-  classifier_ = std::make_unique<Classifier>(ToClassifierOptions(config_));
+App::App(config::Config config) : App(config, std::make_unique<Classifier>(ToClassifierOptions(config))) {}
+
+App::App(config::Config config, std::unique_ptr<Classifier> classifier)
+    : config_(std::move(config)),
+      signals_(io_, SIGINT, SIGTERM),
+      watchdog_timer_(io_),
+      classifier_(std::move(classifier)) {
+  if (!classifier_) throw std::invalid_argument("App: no classifier");
   spdlog::info("model {}: input {} {}, arena {} bytes; preprocess: {}", config_.model.path.string(),
                runtime::DataTypeName(classifier_->input_details().type),
                classifier_->input_details().name, classifier_->arena_bytes(),

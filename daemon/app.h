@@ -44,6 +44,9 @@ ClassifierOptions ToClassifierOptions(const config::Config& config);
 class App {
  public:
   explicit App(config::Config config);
+  /// With a classifier already made for `config`'s model (non-null), e.g.
+  /// by a test that has changed its interpreter.
+  App(config::Config config, std::unique_ptr<Classifier> classifier);
   ~App();
   App(const App&) = delete;
   App& operator=(const App&) = delete;

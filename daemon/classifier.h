@@ -4,7 +4,8 @@
 // Ownership: owns its Interpreter and Preprocessor. Threading: not
 // thread-safe; use one Classifier per thread. Errors: the constructor throws
 // std::runtime_error naming the model, label file or tensor at fault;
-// Classify() throws only std::invalid_argument for an unusable image.
+// Classify() throws std::invalid_argument for an unusable image and
+// std::runtime_error when Invoke() fails (the message names the node).
 #ifndef LOOKOUT_DAEMON_CLASSIFIER_H_
 #define LOOKOUT_DAEMON_CLASSIFIER_H_
 
@@ -81,6 +82,8 @@ class Classifier {
   /// Model name: the model file's stem.
   const std::string& model_name() const { return model_name_; }
   size_t arena_bytes() const { return interpreter_->arena_bytes(); }
+  /// The interpreter Classify() invokes (prepared), e.g. to inspect nodes.
+  runtime::Interpreter& interpreter() { return *interpreter_; }
 
  private:
   ClassifierOptions options_;

@@ -137,12 +137,13 @@ class Conv2DKernel : public OpKernel {
                                   ConvScaleProduct(in));
   }
 
-  void Eval() override {
+  Status Eval() override {
     if (s_.input->type == DataType::kUInt8) {
       Run<uint8_t>();
     } else {
       Run<int8_t>();
     }
+    return {};
   }
 
  private:
@@ -202,12 +203,13 @@ class DepthwiseConv2DKernel : public OpKernel {
                                   ConvScaleProduct(in));
   }
 
-  void Eval() override {
+  Status Eval() override {
     if (s_.input->type == DataType::kUInt8) {
       Run<uint8_t>();
     } else {
       Run<int8_t>();
     }
+    return {};
   }
 
  private:
@@ -258,12 +260,13 @@ class FullyConnectedKernel : public OpKernel {
     return ComputeChannelScales(ctx, in, filter, out, units_, &scales_);
   }
 
-  void Eval() override {
+  Status Eval() override {
     if (s_.input->type == DataType::kUInt8) {
       Run<uint8_t>();
     } else {
       Run<int8_t>();
     }
+    return {};
   }
 
  private:

@@ -316,9 +316,10 @@ class DepthwiseKernel : public OpKernel {
     return {};
   }
 
-  void Eval() override {
+  Status Eval() override {
     pthreadpool_parallelize_1d(pool_, &DepthwiseKernel::RowTask, this,
                                static_cast<size_t>(batch_) * static_cast<size_t>(out_h_), 0);
+    return {};
   }
   const char* backend() const override { return "lookout"; }
 

@@ -58,13 +58,14 @@ class AddKernel : public OpKernel {
                                         QMax(o_->type), &p_.act_min, &p_.act_max);
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     auto f = [this](int32_t x, int32_t y) { return reference::AddOne(p_, x, y); };
     if (a_->type == DataType::kUInt8) {
       bc_.Run(a_->data_as<uint8_t>(), b_->data_as<uint8_t>(), o_->data_as<uint8_t>(), f);
     } else {
       bc_.Run(a_->data_as<int8_t>(), b_->data_as<int8_t>(), o_->data_as<int8_t>(), f);
     }
+    return {};
   }
 
  private:
@@ -92,13 +93,14 @@ class MulKernel : public OpKernel {
                                         QMax(o_->type), &p_.act_min, &p_.act_max);
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     auto f = [this](int32_t x, int32_t y) { return reference::MulOne(p_, x, y); };
     if (a_->type == DataType::kUInt8) {
       bc_.Run(a_->data_as<uint8_t>(), b_->data_as<uint8_t>(), o_->data_as<uint8_t>(), f);
     } else {
       bc_.Run(a_->data_as<int8_t>(), b_->data_as<int8_t>(), o_->data_as<int8_t>(), f);
     }
+    return {};
   }
 
  private:
@@ -142,12 +144,13 @@ class HardSwishKernel : public OpKernel {
     }
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     if (in_->type == DataType::kUInt8) {
       Run<uint8_t>();
     } else {
       Run<int8_t>();
     }
+    return {};
   }
 
  private:
@@ -177,13 +180,14 @@ class QuantizeKernel : public OpKernel {
     reference::QuantizeMultiplier(real, &multiplier_, &shift_);
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     const bool in_u8 = in_->type == DataType::kUInt8;
     const bool out_u8 = out_->type == DataType::kUInt8;
     if (in_u8 && out_u8) Run<uint8_t, uint8_t>();
     if (in_u8 && !out_u8) Run<uint8_t, int8_t>();
     if (!in_u8 && out_u8) Run<int8_t, uint8_t>();
     if (!in_u8 && !out_u8) Run<int8_t, int8_t>();
+    return {};
   }
 
  private:

@@ -117,26 +117,27 @@ class LutKernel : public OpKernel {
     if (!kernel.ok()) return kernel.status();
     KernelContext table_ctx(node, tensors);
     LOOKOUT_RETURN_IF_ERROR(kernel.value()->Prepare(table_ctx));
-    kernel.value()->Eval();
+    LOOKOUT_RETURN_IF_ERROR(kernel.value()->Eval());
     // Indexed by the input's raw byte, whether it holds a uint8 or an int8.
     table_ = out_bytes;
     return {};
   }
 
-  void Eval() override {
+  Status Eval() override {
 #if defined(__x86_64__)
     if (vbmi_) {
       LookupVbmi(table_.data(), in_->data, out_->data, in_->elements);
-      return;
+      return {};
     }
 #elif defined(__aarch64__)
     LookupNeon(table_.data(), in_->data, out_->data, in_->elements);
-    return;
+    return {};
 #endif
     const uint8_t* in = in_->data;
     uint8_t* out = out_->data;
     const size_t n = in_->elements;
     for (size_t i = 0; i < n; ++i) out[i] = table_[in[i]];
+    return {};
   }
   const char* backend() const override { return "lut"; }
 
@@ -166,12 +167,13 @@ class SoftmaxLutKernel : public OpKernel {
     outer_ = depth_ > 0 ? static_cast<int32_t>(in_->elements / static_cast<size_t>(depth_)) : 0;
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     if (in_->type == DataType::kUInt8) {
       reference::SoftmaxUInt8(tables_, outer_, depth_, in_->data_as<uint8_t>(), out_->data_as<uint8_t>());
     } else {
       reference::SoftmaxInt8(tables_, outer_, depth_, in_->data_as<int8_t>(), out_->data_as<int8_t>());
     }
+    return {};
   }
   const char* backend() const override { return "lut"; }
 

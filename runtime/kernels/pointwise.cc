@@ -430,7 +430,7 @@ class PointwiseKernel : public OpKernel {
 
   Status Prepare(KernelContext&) override { return {}; }
 
-  void Eval() override {
+  Status Eval() override {
     const size_t tiles = (pixels_ + kMr - 1) / kMr;
     if (gather_) {
       if (flip_) {
@@ -449,6 +449,7 @@ class PointwiseKernel : public OpKernel {
     } else {
       pthreadpool_parallelize_1d(pool_, &RunTiles<false>, this, tiles, 0);
     }
+    return {};
   }
 
   const char* backend() const override { return "lookout"; }

@@ -64,7 +64,7 @@ class PoolKernel : public OpKernel {
                                         QMax(out_->type), &p_.act_min, &p_.act_max);
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     if (in_->type == DataType::kUInt8) {
       reference::Pool<uint8_t, kAverage>(p_, ToDims4(*in_), in_->data_as<uint8_t>(), ToDims4(*out_),
                                          out_->data_as<uint8_t>());
@@ -72,6 +72,7 @@ class PoolKernel : public OpKernel {
       reference::Pool<int8_t, kAverage>(p_, ToDims4(*in_), in_->data_as<int8_t>(), ToDims4(*out_),
                                         out_->data_as<int8_t>());
     }
+    return {};
   }
 
  private:
@@ -121,7 +122,7 @@ class MeanKernel : public OpKernel {
     reference::FoldMeanCount(count, &multiplier_, &shift_);
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     if (in_->type == DataType::kInt8) {
       reference::MeanHW(ToDims4(*in_), in_->data_as<int8_t>(), in_->zero_point, multiplier_, shift_,
                         out_->zero_point, out_->data_as<int8_t>());
@@ -129,6 +130,7 @@ class MeanKernel : public OpKernel {
       reference::MeanHW(ToDims4(*in_), in_->data_as<uint8_t>(), in_->zero_point, multiplier_, shift_,
                         out_->zero_point, out_->data_as<uint8_t>());
     }
+    return {};
   }
 
  private:
@@ -160,12 +162,13 @@ class SoftmaxKernel : public OpKernel {
     outer_ = depth_ > 0 ? static_cast<int32_t>(in_->elements / static_cast<size_t>(depth_)) : 0;
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     if (in_->type == DataType::kUInt8) {
       reference::SoftmaxUInt8(p_, outer_, depth_, in_->data_as<uint8_t>(), out_->data_as<uint8_t>());
     } else {
       reference::SoftmaxInt8(p_, outer_, depth_, in_->data_as<int8_t>(), out_->data_as<int8_t>());
     }
+    return {};
   }
 
  private:

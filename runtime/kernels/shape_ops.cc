@@ -30,8 +30,9 @@ class ReshapeKernel : public OpKernel {
     }
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     if (out_->data != in_->data) std::memmove(out_->data, in_->data, in_->bytes);
+    return {};
   }
 
  private:
@@ -78,13 +79,14 @@ class TransposeKernel : public OpKernel {
     }
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     switch (element_size_) {
       case 1: Run<uint8_t>(); break;
       case 2: Run<uint16_t>(); break;
       case 4: Run<uint32_t>(); break;
       default: Run<uint64_t>(); break;  // 8-byte types; Prepare admits no others
     }
+    return {};
   }
 
  private:
@@ -156,7 +158,7 @@ class PadKernel : public OpKernel {
     pad_value_ = static_cast<uint8_t>(out_->zero_point);
     return {};
   }
-  void Eval() override {
+  Status Eval() override {
     std::memset(out_->data, pad_value_, out_->bytes);
     const int64_t row = in_dims_[3];
     // Without padding on the last dimension, whole rows of the third are
@@ -174,6 +176,7 @@ class PadKernel : public OpKernel {
         }
       }
     }
+    return {};
   }
 
  private:

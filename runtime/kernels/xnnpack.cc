@@ -37,10 +37,17 @@ class XnnpackKernel : public OpKernel {
 
   Status Prepare(KernelContext&) override { return {}; }
   Status Setup() override {
-    if (setup_(op_, workspace_, pool_) != xnn_status_success) return Status::Error("XNNPACK setup failed");
+    if (const xnn_status status = setup_(op_, workspace_, pool_); status != xnn_status_success) {
+      return Status::Errorf("XNNPACK setup failed (xnn_status %d)", static_cast<int>(status));
+    }
     return {};
   }
-  void Eval() override { xnn_run_operator(op_, pool_); }
+  Status Eval() override {
+    if (const xnn_status status = xnn_run_operator(op_, pool_); status != xnn_status_success) {
+      return Status::Errorf("XNNPACK's xnn_run_operator failed (xnn_status %d)", static_cast<int>(status));
+    }
+    return {};
+  }
   const char* backend() const override { return "xnnpack"; }
 
  private:

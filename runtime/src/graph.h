@@ -49,7 +49,10 @@ class OpKernel {
   virtual Status Prepare(KernelContext& context) = 0;
   /// Called once the arena is placed (tensor data pointers are final).
   virtual Status Setup() { return {}; }
-  virtual void Eval() = 0;
+  /// Computes the outputs. An error (a library call that failed; our own
+  /// kernels cannot fail once prepared) stops Invoke(), which prefixes the
+  /// message with the node and its op.
+  virtual Status Eval() = 0;
   /// Which implementation runs the node: "reference", "xnnpack" or "lut".
   virtual const char* backend() const { return "reference"; }
 };

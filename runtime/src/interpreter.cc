@@ -9,6 +9,7 @@
 
 #include "src/arena_planner.h"
 #include "src/graph.h"
+#include "src/interpreter_testing.h"
 #include "tflite_schema_generated.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -502,9 +503,27 @@ Status Interpreter::AllocateTensors() {
   return status;
 }
 
+namespace {
+
+// A node's Eval(), its error prefixed as Prepare()'s are: "node N (OP): ".
+Status EvalNode(Node& node) {
+  Status status = node.kernel->Eval();
+  if (status.ok()) return status;
+  return Status::Error("node " + std::to_string(node.index) + " (" + node.op_name + "): " + status.message());
+}
+
+}  // namespace
+
+std::unique_ptr<internal::OpKernel> internal::InterpreterTesting::ReplaceKernel(Interpreter& interpreter, size_t index,
+                                                                               std::unique_ptr<OpKernel> kernel) {
+  if (index >= interpreter.impl_->nodes.size()) return nullptr;
+  std::swap(interpreter.impl_->nodes[index].kernel, kernel);
+  return kernel;
+}
+
 Status Interpreter::Invoke() {
   if (!impl_->allocated) return Status::Error("Invoke() called before AllocateTensors()");
-  for (Node& node : impl_->nodes) node.kernel->Eval();
+  for (Node& node : impl_->nodes) LOOKOUT_RETURN_IF_ERROR(EvalNode(node));
   return {};
 }
 
@@ -513,7 +532,7 @@ Status Interpreter::InvokeProfiled(std::span<int64_t> node_ns) {
   if (node_ns.size() != impl_->nodes.size()) return Status::Error("node_ns must have node_count() entries");
   for (Node& node : impl_->nodes) {
     const auto start = std::chrono::steady_clock::now();
-    node.kernel->Eval();
+    LOOKOUT_RETURN_IF_ERROR(EvalNode(node));
     node_ns[static_cast<size_t>(node.index)] =
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
   }

@@ -171,9 +171,10 @@ class DepthwiseS8NeonKernel : public OpKernel {
     return {};
   }
 
-  void Eval() override {
+  Status Eval() override {
     const size_t rows = static_cast<size_t>(batch_) * static_cast<size_t>(out_h_);
     pthreadpool_parallelize_2d(pool_, &RunRow, this, rows, static_cast<size_t>(blocks_), 0);
+    return {};
   }
 
   const char* backend() const override { return "lookout"; }

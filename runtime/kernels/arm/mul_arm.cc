@@ -53,12 +53,13 @@ class MulArmKernel : public OpKernel {
     return {};
   }
 
-  void Eval() override {
+  Status Eval() override {
     if (signed_) {
       Run<true>();
     } else {
       Run<false>();
     }
+    return {};
   }
 
   const char* backend() const override { return "lookout"; }

@@ -194,7 +194,7 @@ class PointwiseArmKernel : public OpKernel {
 
   Status Prepare(KernelContext&) override { return {}; }
 
-  void Eval() override {
+  Status Eval() override {
     const size_t tiles = (pixels_ + kGemmMr - 1) / kGemmMr;
     if (pool_ != nullptr && tiles < 8 && blocks_ > 1) {
       // Few pixels (FULLY_CONNECTED, the logits' 1x1 layer): split the
@@ -204,6 +204,7 @@ class PointwiseArmKernel : public OpKernel {
     } else {
       pthreadpool_parallelize_1d(pool_, &RunTile, this, tiles, 0);
     }
+    return {};
   }
 
   const char* backend() const override { return "lookout"; }

@@ -34,6 +34,10 @@
 
 namespace lookout::runtime {
 
+namespace internal {
+struct InterpreterTesting;
+}  // namespace internal
+
 /// Which kernels run the nodes.
 enum class Backend {
   /// Portable reference kernels only: outputs equal TFLite's reference
@@ -93,7 +97,11 @@ class Interpreter {
   /// operations in one node, 2^36 per Invoke().
   Status AllocateTensors();
 
-  /// Runs the graph on the current input tensor contents.
+  /// Runs the graph on the current input tensor contents. Errors: called
+  /// before AllocateTensors(); a node whose kernel fails (a library call
+  /// such as XNNPACK's xnn_run_operator returning an error): Invoke() stops
+  /// there, nodes after it do not run, the outputs are undefined, and the
+  /// message names the node and its op ("node 12 (CONV_2D): ...").
   Status Invoke();
   /// Invoke() that also stores each node's wall time in ns into
   /// `node_ns[node index]` (`node_ns.size()` must be node_count()).
@@ -130,6 +138,7 @@ class Interpreter {
   class Impl;
 
  private:
+  friend struct internal::InterpreterTesting;  // tests swap a node's kernel
   explicit Interpreter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
