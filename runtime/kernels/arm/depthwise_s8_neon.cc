@@ -2,21 +2,21 @@
 // filter zero point 0 and bytes in [-127, 127] as TFLite's int8 scheme
 // gives them; any window of up to kMaxTaps taps, stride, dilation, padding).
 //
-// Why it beats XNNPACK's kernels on a Pi: those reload the weights, the
-// bias, the scales and nine input pointers (each checked against the zero
-// buffer) for every output pixel. Here a work unit is one output row of 16
-// channels: a 3x3 window's weights, bias and scales stay in registers across
-// the row, and inside the image the nine taps are fixed offsets from one
-// pointer.
+// Why it beats XNNPACK's kernels on a Pi: those reload the weights and
+// nine input pointers (each checked against the zero buffer) for every
+// output pixel. Here a work unit is one output row of 16 channels: a 3x3
+// window's weights stay in registers across the row, and inside the image
+// the nine taps are fixed offsets from three row pointers (rows outside the
+// image point at a row of zx).
 //
 // Arithmetic: the input zero point is folded into the bias,
 //   bias + Σ (x − zx) w = (bias − zx Σ w) + Σ x w   (mod 2^32, as int32 sums),
 // and Σ x w takes taps two at a time: vmull_s8 + vmlal_s8 sum two int8
 // products in int16, exact because |x w| <= 128 × 127 and two of them
 // stay below 2^15; then vaddw widens the pair into the int32 accumulators.
-// Taps outside the image read the input zero point (16 bytes of zx), which
-// the folded bias cancels. Then XNNPACK's fp32 requantization, so outputs
-// are byte for byte those of the x86 kernel and of the pointwise kernels.
+// Taps outside the image read the input zero point, which the folded bias
+// cancels. Then XNNPACK's fp32 requantization, so outputs are byte for byte
+// those of the x86 kernel and of the pointwise kernels.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
