@@ -603,7 +603,7 @@ class DepthwiseKernel : public OpKernel {
 }  // namespace
 
 std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t pool) {
-  if (ctx.node().op_code != 4 /* DEPTHWISE_CONV_2D */ || OwnKernelDisabled("depthwise")) return nullptr;
+  if (ctx.node().op_code != BuiltinOperator::kDepthwiseConv2D || OwnKernelDisabled("depthwise")) return nullptr;
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
       !__builtin_cpu_supports("avx512vl")) {
     return nullptr;

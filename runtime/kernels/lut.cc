@@ -22,11 +22,11 @@
 namespace lookout::runtime::internal {
 namespace {
 
-bool IsElementwise8Bit(int32_t op_code) {
-  return op_code == 117 /* HARD_SWISH */ || op_code == 114 /* QUANTIZE */;
+bool IsElementwise8Bit(BuiltinOperator op_code) {
+  return op_code == BuiltinOperator::kHardSwish || op_code == BuiltinOperator::kQuantize;
 }
 
-bool IsBinary(int32_t op_code) { return op_code == 0 /* ADD */ || op_code == 18 /* MUL */; }
+bool IsBinary(BuiltinOperator op_code) { return op_code == BuiltinOperator::kAdd || op_code == BuiltinOperator::kMul; }
 
 #if defined(__x86_64__)
 // 64 lookups at a time: two 128-byte permutes (VBMI) over the table's halves,
@@ -186,7 +186,7 @@ class SoftmaxLutKernel : public OpKernel {
 }  // namespace
 
 std::unique_ptr<OpKernel> MakeLutKernel(KernelContext& ctx) {
-  if (ctx.node().op_code == 25 /* SOFTMAX */) {
+  if (ctx.node().op_code == BuiltinOperator::kSoftmax) {
     auto kernel = std::make_unique<SoftmaxLutKernel>();
     if (!kernel->Prepare(ctx).ok()) return nullptr;
     return kernel;

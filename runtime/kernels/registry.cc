@@ -24,7 +24,7 @@ std::unique_ptr<OpKernel> MakePad();
 namespace {
 
 struct Registration {
-  int32_t op_code;
+  BuiltinOperator op_code;
   int32_t max_version;  // highest op version whose semantics we implement.
   std::unique_ptr<OpKernel> (*make)();
 };
@@ -32,35 +32,35 @@ struct Registration {
 // Versions: the 8-bit semantics of each op are unchanged up to these
 // versions; later versions add types (int16, int4) or options we do not read.
 constexpr Registration kRegistry[] = {
-    {0, 2, MakeAdd},               // ADD
-    {1, 2, MakeAveragePool2D},     // AVERAGE_POOL_2D
-    {3, 3, MakeConv2D},            // CONV_2D
-    {4, 3, MakeDepthwiseConv2D},   // DEPTHWISE_CONV_2D
-    {9, 4, MakeFullyConnected},    // FULLY_CONNECTED
-    {17, 2, MakeMaxPool2D},        // MAX_POOL_2D
-    {18, 2, MakeMul},              // MUL
-    {22, 2, MakeReshape},          // RESHAPE
-    {25, 2, MakeSoftmax},          // SOFTMAX
-    {34, 2, MakePad},              // PAD
-    {39, 2, MakeTranspose},        // TRANSPOSE
-    {40, 2, MakeMean},             // MEAN
-    {114, 2, MakeQuantize},        // QUANTIZE
-    {117, 1, MakeHardSwish},       // HARD_SWISH
+    {BuiltinOperator::kAdd, 2, MakeAdd},
+    {BuiltinOperator::kAveragePool2D, 2, MakeAveragePool2D},
+    {BuiltinOperator::kConv2D, 3, MakeConv2D},
+    {BuiltinOperator::kDepthwiseConv2D, 3, MakeDepthwiseConv2D},
+    {BuiltinOperator::kFullyConnected, 4, MakeFullyConnected},
+    {BuiltinOperator::kMaxPool2D, 2, MakeMaxPool2D},
+    {BuiltinOperator::kMul, 2, MakeMul},
+    {BuiltinOperator::kReshape, 2, MakeReshape},
+    {BuiltinOperator::kSoftmax, 2, MakeSoftmax},
+    {BuiltinOperator::kPad, 2, MakePad},
+    {BuiltinOperator::kTranspose, 2, MakeTranspose},
+    {BuiltinOperator::kMean, 2, MakeMean},
+    {BuiltinOperator::kQuantize, 2, MakeQuantize},
+    {BuiltinOperator::kHardSwish, 1, MakeHardSwish},
 };
 
 }  // namespace
 
-Result<std::unique_ptr<OpKernel>> CreateKernel(int32_t op_code, int32_t version) {
+Result<std::unique_ptr<OpKernel>> CreateKernel(BuiltinOperator op_code, int32_t version) {
   for (const auto& r : kRegistry) {
     if (r.op_code != op_code) continue;
     if (version < 1 || version > r.max_version) {
-      return Status::Error(BuiltinOperatorName(op_code) + " version " + std::to_string(version) +
+      return Status::Error(BuiltinOperatorName(static_cast<int32_t>(op_code)) + " version " + std::to_string(version) +
                            " is not supported (Lookout runs versions 1 to " +
                            std::to_string(r.max_version) + ")");
     }
     return r.make();
   }
-  return Status::Error("operator " + BuiltinOperatorName(op_code) + " is not supported");
+  return Status::Error("operator " + BuiltinOperatorName(static_cast<int32_t>(op_code)) + " is not supported");
 }
 
 }  // namespace lookout::runtime::internal

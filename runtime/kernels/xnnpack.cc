@@ -318,13 +318,13 @@ std::unique_ptr<OpKernel> MakeXnnpackKernel(KernelContext& ctx, pthreadpool_t po
   if (std::unique_ptr<OpKernel> own = MakeMulKernel(ctx)) return own;
   if (!InitializeXnnpack()) return nullptr;
   switch (ctx.node().op_code) {
-    case 3: return Conv2D(ctx, pool);
-    case 4: return DepthwiseConv2D(ctx, pool);
-    case 9: return FullyConnected(ctx, pool);
-    case 0: return Binary<true>(ctx, pool);
-    case 18: return Binary<false>(ctx, pool);
-    case 1: return AveragePool2D(ctx, pool);
-    case 40: return Mean(ctx, pool);
+    case BuiltinOperator::kConv2D: return Conv2D(ctx, pool);
+    case BuiltinOperator::kDepthwiseConv2D: return DepthwiseConv2D(ctx, pool);
+    case BuiltinOperator::kFullyConnected: return FullyConnected(ctx, pool);
+    case BuiltinOperator::kAdd: return Binary<true>(ctx, pool);
+    case BuiltinOperator::kMul: return Binary<false>(ctx, pool);
+    case BuiltinOperator::kAveragePool2D: return AveragePool2D(ctx, pool);
+    case BuiltinOperator::kMean: return Mean(ctx, pool);
     default: return nullptr;
   }
 }

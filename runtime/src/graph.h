@@ -18,6 +18,26 @@ struct Operator;
 
 namespace lookout::runtime::internal {
 
+/// TFLite's BuiltinOperator codes (schema.fbs) of the operators Lookout
+/// runs. A node of any other code holds its number and gets no kernel
+/// (CreateKernel() refuses it by name).
+enum class BuiltinOperator : int32_t {
+  kAdd = 0,
+  kAveragePool2D = 1,
+  kConv2D = 3,
+  kDepthwiseConv2D = 4,
+  kFullyConnected = 9,
+  kMaxPool2D = 17,
+  kMul = 18,
+  kReshape = 22,
+  kSoftmax = 25,
+  kPad = 34,
+  kTranspose = 39,
+  kMean = 40,
+  kQuantize = 114,
+  kHardSwish = 117,
+};
+
 /// A tensor of subgraph 0. Constant tensors point into the model (or into an
 /// aligned copy of it); activations point into the interpreter's arena once
 /// AllocateTensors() has planned it.
@@ -60,7 +80,7 @@ class OpKernel {
 /// A node of the graph: one operator of subgraph 0, in execution order.
 struct Node {
   int32_t index = 0;
-  int32_t op_code = 0;       // BuiltinOperator.
+  BuiltinOperator op_code = BuiltinOperator::kAdd;
   int32_t version = 1;
   std::string op_name;       // "CONV_2D".
   std::vector<int32_t> inputs;   // tensor indices; -1 = optional input absent.
@@ -122,7 +142,7 @@ class KernelContext {
 
 /// Creates the kernel for `op_code` at `version`, or returns an error naming
 /// the op and version when Lookout does not implement it.
-Result<std::unique_ptr<OpKernel>> CreateKernel(int32_t op_code, int32_t version);
+Result<std::unique_ptr<OpKernel>> CreateKernel(BuiltinOperator op_code, int32_t version);
 
 /// An XNNPACK operator for the node `ctx` describes (already validated by its
 /// reference kernel's Prepare), or nullptr when XNNPACK cannot run it

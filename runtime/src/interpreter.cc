@@ -213,9 +213,9 @@ Status Interpreter::Impl::Build() {
     const auto* oc = root->operator_codes()->Get(op->opcode_index());
     Node& node = nodes[n];
     node.index = static_cast<int32_t>(n);
-    node.op_code = std::max<int32_t>(oc->builtin_code(), oc->deprecated_builtin_code());
+    node.op_code = static_cast<internal::BuiltinOperator>(std::max<int32_t>(oc->builtin_code(), oc->deprecated_builtin_code()));
     node.version = oc->version();
-    node.op_name = BuiltinOperatorName(node.op_code);
+    node.op_name = BuiltinOperatorName(static_cast<int32_t>(node.op_code));
     node.op = op;
     if (op->inputs()) node.inputs.assign(op->inputs()->begin(), op->inputs()->end());
     node.outputs.assign(op->outputs()->begin(), op->outputs()->end());
@@ -265,11 +265,11 @@ uint64_t CountMacs(const Node& node, const std::vector<Tensor>& tensors) {
   const Tensor& filter = tensors[static_cast<size_t>(node.inputs[1])];
   const uint64_t out = tensors[static_cast<size_t>(node.outputs[0])].elements;
   switch (node.op_code) {
-    case 3:  // CONV_2D: [OC, KH, KW, IC]
+    case internal::BuiltinOperator::kConv2D:  // filter [OC, KH, KW, IC]
       return filter.rank() == 4 ? out * static_cast<uint64_t>(filter.dim(1)) * filter.dim(2) * filter.dim(3) : 0;
-    case 4:  // DEPTHWISE_CONV_2D: [1, KH, KW, OC]
+    case internal::BuiltinOperator::kDepthwiseConv2D:  // filter [1, KH, KW, OC]
       return filter.rank() == 4 ? out * static_cast<uint64_t>(filter.dim(1)) * filter.dim(2) : 0;
-    case 9:  // FULLY_CONNECTED: [units, depth]
+    case internal::BuiltinOperator::kFullyConnected:  // filter [units, depth]
       return filter.rank() == 2 ? out * static_cast<uint64_t>(filter.dim(1)) : 0;
     default:
       return 0;
@@ -316,21 +316,21 @@ Status CheckNodeCost(const KernelContext& ctx, uint64_t* total) {
   uint64_t ops = SaturatingAdd(out_elements, LoopExtent(in));
   uint64_t kh = 0, kw = 0, stride_w = 1;  // kh == 0: no window
   switch (node.op_code) {
-    case 3:  // CONV_2D: filter [OC, KH, KW, IC]
+    case internal::BuiltinOperator::kConv2D:  // filter [OC, KH, KW, IC]
       kh = LoopDim(filter, 1), kw = LoopDim(filter, 2);
       ops = SaturatingMul(SaturatingMul(out_elements, kh * kw), LoopDim(filter, 3));
       if (const auto* o = node.op->builtin_options_as_Conv2DOptions()) stride_w = static_cast<uint64_t>(std::max(o->stride_w(), 1));
       break;
-    case 4:  // DEPTHWISE_CONV_2D: filter [1, KH, KW, OC]
+    case internal::BuiltinOperator::kDepthwiseConv2D:  // filter [1, KH, KW, OC]
       kh = LoopDim(filter, 1), kw = LoopDim(filter, 2);
       ops = SaturatingMul(out_elements, kh * kw);
       if (const auto* o = node.op->builtin_options_as_DepthwiseConv2DOptions()) stride_w = static_cast<uint64_t>(std::max(o->stride_w(), 1));
       break;
-    case 9:  // FULLY_CONNECTED: filter [units, depth]
+    case internal::BuiltinOperator::kFullyConnected:  // filter [units, depth]
       ops = SaturatingMul(out_elements, LoopDim(filter, 1));
       break;
-    case 1:    // AVERAGE_POOL_2D
-    case 17:   // MAX_POOL_2D: the window as it overlaps the input
+    case internal::BuiltinOperator::kAveragePool2D:
+    case internal::BuiltinOperator::kMaxPool2D:  // the window as it overlaps the input
       if (const auto* o = node.op->builtin_options_as_Pool2DOptions()) {
         kh = std::min(LoopDim(in, 1), static_cast<uint64_t>(std::max(o->filter_height(), 1)));
         kw = std::min(LoopDim(in, 2), static_cast<uint64_t>(std::max(o->filter_width(), 1)));
@@ -412,7 +412,7 @@ Status Interpreter::Impl::Allocate() {
   std::vector<bool> is_input(tensors.size(), false);
   for (int32_t i : inputs) is_input[static_cast<size_t>(i)] = true;
   for (const Node& node : nodes) {
-    const bool in_place = node.op_code == 22 /* RESHAPE */ || std::strcmp(node.kernel->backend(), "lut") == 0;
+    const bool in_place = node.op_code == internal::BuiltinOperator::kReshape || std::strcmp(node.kernel->backend(), "lut") == 0;
     if (!in_place || node.inputs.empty() || node.inputs[0] < 0 || node.outputs.size() != 1) continue;
     size_t in = static_cast<size_t>(node.inputs[0]);
     const size_t out = static_cast<size_t>(node.outputs[0]);
@@ -473,7 +473,7 @@ std::vector<std::string> UnsupportedOperators(const Model& model) {
   for (size_t n = 0; n < num_ops; ++n) {
     const auto* oc = root->operator_codes()->Get(ops->Get(static_cast<flatbuffers::uoffset_t>(n))->opcode_index());
     const int32_t code = std::max<int32_t>(oc->builtin_code(), oc->deprecated_builtin_code());
-    auto kernel = internal::CreateKernel(code, oc->version());
+    auto kernel = internal::CreateKernel(static_cast<internal::BuiltinOperator>(code), oc->version());
     if (!kernel.ok()) {
       problems.push_back("node " + std::to_string(n) + " (" + BuiltinOperatorName(code) + "): " + kernel.status().message());
     }

@@ -300,7 +300,7 @@ class DepthwiseS8NeonKernel : public OpKernel {
 }  // namespace
 
 std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t pool) {
-  if (ctx.node().op_code != 4 /* DEPTHWISE_CONV_2D */ || OwnKernelDisabled("depthwise")) return nullptr;
+  if (ctx.node().op_code != BuiltinOperator::kDepthwiseConv2D || OwnKernelDisabled("depthwise")) return nullptr;
   const Tensor* in = ctx.input(0);
   const Tensor* filter = ctx.input(1);
   const Tensor* out = ctx.output(0);

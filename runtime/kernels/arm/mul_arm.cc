@@ -161,7 +161,7 @@ class MulArmKernel : public OpKernel {
 }  // namespace
 
 std::unique_ptr<OpKernel> MakeMulKernel(KernelContext& ctx) {
-  if (ctx.node().op_code != 18 /* MUL */ || OwnKernelDisabled("mul")) return nullptr;
+  if (ctx.node().op_code != BuiltinOperator::kMul || OwnKernelDisabled("mul")) return nullptr;
   const Tensor* a = ctx.input(0);
   const Tensor* b = ctx.input(1);
   if (a == nullptr || b == nullptr || a->is_constant || b->is_constant) return nullptr;

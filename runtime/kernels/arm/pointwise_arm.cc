@@ -496,8 +496,8 @@ std::unique_ptr<OpKernel> FullyConnected(KernelContext& ctx, pthreadpool_t pool)
 std::unique_ptr<OpKernel> MakePointwiseKernel(KernelContext& ctx, pthreadpool_t pool) {
   if (OwnKernelDisabled("pointwise")) return nullptr;
   switch (ctx.node().op_code) {
-    case 3: return Conv2D(ctx, pool);
-    case 9: return FullyConnected(ctx, pool);
+    case BuiltinOperator::kConv2D: return Conv2D(ctx, pool);
+    case BuiltinOperator::kFullyConnected: return FullyConnected(ctx, pool);
     default: return nullptr;
   }
 }
