@@ -16,6 +16,28 @@
 
 namespace lookout::runtime::internal {
 
+void DepthwiseGeometry::ReadGeometry(const KernelContext& ctx) {
+  const auto* o = ctx.op()->builtin_options_as_DepthwiseConv2DOptions();
+  const Tensor& in = *ctx.input(0);
+  const Tensor& filter = *ctx.input(1);
+  const Tensor& out = *ctx.output(0);
+  batch_ = in.dim(0);
+  in_h_ = in.dim(1);
+  in_w_ = in.dim(2);
+  channels_ = in.dim(3);
+  out_h_ = out.dim(1);
+  out_w_ = out.dim(2);
+  k_h_ = filter.dim(1);
+  k_w_ = filter.dim(2);
+  stride_h_ = o->stride_h();
+  stride_w_ = o->stride_w();
+  dil_h_ = o->dilation_h_factor();
+  dil_w_ = o->dilation_w_factor();
+  const bool same = o->padding() == tflite::Padding::SAME;
+  pad_top_ = same ? ComputePadding(stride_h_, dil_h_, in_h_, k_h_, out_h_) : 0;
+  pad_left_ = same ? ComputePadding(stride_w_, dil_w_, in_w_, k_w_, out_w_) : 0;
+}
+
 #if defined(__x86_64__)
 // GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512
 // intrinsics as maybe-uninitialized (a known false positive).
@@ -179,7 +201,7 @@ std::unique_ptr<T[], AlignedFree> AllocateAligned(size_t count) {
   return std::unique_ptr<T[], AlignedFree>(static_cast<T*>(std::aligned_alloc(64, bytes)));
 }
 
-class DepthwiseKernel : public OpKernel {
+class DepthwiseKernel : public OpKernel, DepthwiseGeometry {
  public:
   DepthwiseKernel(pthreadpool_t pool) : pool_(pool) {}
 
@@ -190,21 +212,7 @@ class DepthwiseKernel : public OpKernel {
     const Tensor& filter = *ctx.input(1);
     const Tensor* bias = ctx.input(2);
     signed_ = in_->type == DataType::kInt8;
-    batch_ = in_->dim(0);
-    in_h_ = in_->dim(1);
-    in_w_ = in_->dim(2);
-    channels_ = in_->dim(3);
-    out_h_ = out_->dim(1);
-    out_w_ = out_->dim(2);
-    k_h_ = filter.dim(1);
-    k_w_ = filter.dim(2);
-    stride_h_ = o->stride_h();
-    stride_w_ = o->stride_w();
-    dil_h_ = o->dilation_h_factor();
-    dil_w_ = o->dilation_w_factor();
-    const int padding = static_cast<int>(o->padding());
-    pad_top_ = padding == 0 ? ComputePadding(stride_h_, dil_h_, in_h_, k_h_, out_h_) : 0;
-    pad_left_ = padding == 0 ? ComputePadding(stride_w_, dil_w_, in_w_, k_w_, out_w_) : 0;
+    ReadGeometry(ctx);
     padded_channels_ = (channels_ + kLanes - 1) / kLanes * kLanes;
 
     // Weights as int32 (zero point removed), [tap][channel], channels padded.
@@ -584,9 +592,7 @@ class DepthwiseKernel : public OpKernel {
   pthreadpool_t pool_;
   Tensor *in_ = nullptr, *out_ = nullptr;
   bool signed_ = false;
-  int32_t batch_ = 0, in_h_ = 0, in_w_ = 0, channels_ = 0, out_h_ = 0, out_w_ = 0;
-  int32_t k_h_ = 0, k_w_ = 0, stride_h_ = 1, stride_w_ = 1, dil_h_ = 1, dil_w_ = 1;
-  int32_t pad_top_ = 0, pad_left_ = 0, padded_channels_ = 0;
+  int32_t padded_channels_ = 0;
   int32_t act_min_ = 0, act_max_ = 0, in_zp_ = 0, out_zp_ = 0;
   bool fast3x3_ = false;
   // The VNNI 3x3 path (dilation 1, any stride and padding).

@@ -11,6 +11,17 @@
 
 namespace lookout::runtime::internal {
 
+/// A DEPTHWISE_CONV_2D node's NHWC geometry, which the own kernels derive
+/// from: sizes, window, strides, dilations and leading padding (TFLite's
+/// ComputePadding for SAME, 0 for VALID).
+struct DepthwiseGeometry {
+  int32_t batch_ = 0, in_h_ = 0, in_w_ = 0, channels_ = 0, out_h_ = 0, out_w_ = 0;
+  int32_t k_h_ = 0, k_w_ = 0, stride_h_ = 1, stride_w_ = 1, dil_h_ = 1, dil_w_ = 1;
+  int32_t pad_top_ = 0, pad_left_ = 0;
+  /// Reads them from the node, which its reference Prepare() has validated.
+  void ReadGeometry(const KernelContext& ctx);
+};
+
 /// A kernel (backend "lookout") for a DEPTHWISE_CONV_2D with depth
 /// multiplier 1 on uint8 / int8 (per-tensor or per-channel) NHWC tensors,
 /// any window, stride, dilation and padding, when the CPU has AVX-512

@@ -99,7 +99,7 @@ LOOKOUT_ARM_INLINE uint8x16_t Pixel3x3(const int8_t* p0, const int8_t* p1, const
   return Requantize(a, scale, q);
 }
 
-class DepthwiseS8NeonKernel : public OpKernel {
+class DepthwiseS8NeonKernel : public OpKernel, DepthwiseGeometry {
  public:
   explicit DepthwiseS8NeonKernel(pthreadpool_t pool) : pool_(pool) {}
 
@@ -110,21 +110,7 @@ class DepthwiseS8NeonKernel : public OpKernel {
     out_ = ctx.output(0);
     const Tensor& filter = *ctx.input(1);
     const Tensor* bias = ctx.input(2);
-    batch_ = in_->dim(0);
-    in_h_ = in_->dim(1);
-    in_w_ = in_->dim(2);
-    channels_ = in_->dim(3);
-    out_h_ = out_->dim(1);
-    out_w_ = out_->dim(2);
-    k_h_ = filter.dim(1);
-    k_w_ = filter.dim(2);
-    stride_h_ = o->stride_h();
-    stride_w_ = o->stride_w();
-    dil_h_ = o->dilation_h_factor();
-    dil_w_ = o->dilation_w_factor();
-    const bool same = o->padding() == tflite::Padding::SAME;
-    pad_top_ = same ? ComputePadding(stride_h_, dil_h_, in_h_, k_h_, out_h_) : 0;
-    pad_left_ = same ? ComputePadding(stride_w_, dil_w_, in_w_, k_w_, out_w_) : 0;
+    ReadGeometry(ctx);
     blocks_ = (channels_ + kBlock - 1) / kBlock;
     taps_ = static_cast<size_t>(k_h_) * static_cast<size_t>(k_w_);
     const size_t padded = static_cast<size_t>(blocks_) * kBlock;
@@ -285,9 +271,7 @@ class DepthwiseS8NeonKernel : public OpKernel {
 
   pthreadpool_t pool_;
   Tensor *in_ = nullptr, *out_ = nullptr;
-  int32_t batch_ = 0, in_h_ = 0, in_w_ = 0, channels_ = 0, out_h_ = 0, out_w_ = 0;
-  int32_t k_h_ = 0, k_w_ = 0, stride_h_ = 1, stride_w_ = 1, dil_h_ = 1, dil_w_ = 1;
-  int32_t pad_top_ = 0, pad_left_ = 0, blocks_ = 0;
+  int32_t blocks_ = 0;
   int32_t act_min_ = 0, act_max_ = 0, in_zp_ = 0, out_zp_ = 0;
   int32_t ox_lo_ = 0, ox_hi_ = 0;
   size_t taps_ = 0;
