@@ -37,8 +37,8 @@ ClassifierOptions ToClassifierOptions(const config::Config& config) {
   ClassifierOptions options;
   options.model = config.model.path;
   options.labels = config.model.labels;
-  options.threads = config.model.threads;
-  runtime::ParseBackend(config.model.backend, &options.backend);  // validated by the config parser
+  options.interpreter.num_threads = config.model.threads;
+  runtime::ParseBackend(config.model.backend, &options.interpreter.kernels);  // validated by the config parser
   options.top_k = config.output.top_k;
   options.score_threshold = config.output.score_threshold;
   options.preprocess.center_crop = config.model.center_crop;

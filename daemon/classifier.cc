@@ -86,7 +86,7 @@ std::vector<ClassScore> TopK(std::span<const uint8_t> output, const runtime::Ten
 
 Classifier::Classifier(const ClassifierOptions& options) : options_(options) {
   model_name_ = options.model.stem().string();
-  interpreter_ = LoadInterpreter(options.model, options.threads, options.backend);
+  interpreter_ = LoadInterpreter(options.model, options.interpreter);
   if (interpreter_->input_count() != 1 || interpreter_->output_count() < 1) {
     throw std::runtime_error("model '" + options.model.string() + "' has " +
                              std::to_string(interpreter_->input_count()) +

@@ -53,8 +53,7 @@ std::vector<ClassScore> TopK(std::span<const uint8_t> output, const runtime::Ten
 struct ClassifierOptions {
   std::filesystem::path model;
   std::filesystem::path labels;  ///< Empty: no labels (indices only).
-  int32_t threads = 1;
-  runtime::Backend backend = runtime::Backend::kXnnpack;
+  runtime::InterpreterOptions interpreter;  ///< Threads and kernel families.
   capture::PreprocessOptions preprocess;
   int32_t top_k = 5;
   double score_threshold = -1e300;  ///< Keep everything by default.

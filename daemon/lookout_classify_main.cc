@@ -2,6 +2,7 @@
 // OpenCV (image decoding, resizing) and the bench/inspect tools should not
 // carry those libraries. `lookout classify ARGS` runs this with ARGS.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "daemon/classifier.h"
+#include "daemon/model_tools.h"
 
 namespace lookout::daemon {
 namespace {
@@ -32,8 +34,9 @@ int RunClassify(const ClassifyArgs& args) {
   ClassifierOptions options;
   options.model = args.model;
   options.labels = args.labels;
-  options.threads = args.threads;
-  runtime::ParseBackend(args.backend, &options.backend);
+  options.interpreter.num_threads = args.threads;
+  runtime::ParseBackend(args.backend, &options.interpreter.kernels);
+  ApplyNoOwnKernels(std::getenv("LOOKOUT_NO_OWN_KERNELS"), &options.interpreter);
   options.top_k = args.top_k;
   options.preprocess.center_crop = args.crop == "center";
   for (int c = 0; c < 3; ++c) {

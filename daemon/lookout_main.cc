@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -123,7 +124,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--backend", target,
                     "xnnpack: XNNPACK operators where they run the node (outputs within a few LSB of TFLite's\n"
                     "reference, as TFLite's XNNPACK delegate); reference: TFLite's reference integer arithmetic,\n"
-                    "byte-exact")
+                    "byte-exact. LOOKOUT_NO_OWN_KERNELS=1 in the environment leaves out Lookout's own x86 and\n"
+                    "Arm kernels (XNNPACK wherever it runs the node)")
         ->check(CLI::IsMember({"xnnpack", "reference"}));
   };
   std::string run_backend = "xnnpack";
@@ -139,7 +141,8 @@ int main(int argc, char** argv) {
   cmd_bench->add_option("--model", bench.model, "Model (.tflite)")->required()->check(CLI::ExistingFile);
   cmd_bench->add_option("--input", bench.input, "Raw input tensor bytes (default: fixed pseudo-random bytes)")
       ->check(CLI::ExistingFile);
-  cmd_bench->add_option("--threads", bench.threads, "Inference threads")->check(CLI::Range(1, 64));
+  int bench_threads = 1;
+  cmd_bench->add_option("--threads", bench_threads, "Inference threads")->check(CLI::Range(1, 64));
   backend_option(cmd_bench, bench_backend);
   cmd_bench->add_option("--warmup", bench.warmup, "Untimed Invoke() calls after the first")->check(CLI::Range(0, 100000));
   cmd_bench->add_option("--runs", bench.runs, "Timed Invoke() calls (at least)")->check(CLI::Range(1, 10000000));
@@ -183,20 +186,20 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*cmd_run) {
-      lookout::runtime::Backend backend;
-      lookout::runtime::ParseBackend(run_backend, &backend);
-      return RunRaw(run_model, run_input, run_output, run_threads, backend);
-    }
+    // The options the --backend and --threads flags and LOOKOUT_NO_OWN_KERNELS ask for.
+    const auto interpreter_options = [](const std::string& backend, int threads) {
+      lookout::runtime::InterpreterOptions options;
+      options.num_threads = threads;
+      lookout::runtime::ParseBackend(backend, &options.kernels);  // checked by CLI11
+      ApplyNoOwnKernels(std::getenv("LOOKOUT_NO_OWN_KERNELS"), &options);
+      return options;
+    };
+    if (*cmd_run) return RunRaw(run_model, run_input, run_output, interpreter_options(run_backend, run_threads));
     if (*cmd_bench) {
-      lookout::runtime::ParseBackend(bench_backend, &bench.backend);
+      bench.interpreter = interpreter_options(bench_backend, bench_threads);
       return RunBench(bench);
     }
-    if (*cmd_inspect) {
-      lookout::runtime::Backend backend;
-      lookout::runtime::ParseBackend(inspect_backend, &backend);
-      return RunInspect(inspect_model, backend, inspect_threads, inspect_json);
-    }
+    if (*cmd_inspect) return RunInspect(inspect_model, interpreter_options(inspect_backend, inspect_threads), inspect_json);
     if (*cmd_export) return RunExportC(export_model, export_name, export_dir);
     if (*cmd_query) return RunQuery(socket_path, command, count, timeout_s);
   } catch (const std::exception& e) {

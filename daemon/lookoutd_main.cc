@@ -1,5 +1,7 @@
 // lookoutd: the Lookout camera inference daemon.
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/app.h"
+#include "daemon/classifier.h"
+#include "daemon/model_tools.h"
 #include "lookout/config/config.h"
 
 int main(int argc, char** argv) {
@@ -34,7 +38,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     auto config = lookout::config::LoadConfigFile(config_path);
-    lookout::daemon::App app(std::move(config));
+    auto options = lookout::daemon::ToClassifierOptions(config);
+    lookout::daemon::ApplyNoOwnKernels(std::getenv("LOOKOUT_NO_OWN_KERNELS"), &options.interpreter);
+    lookout::daemon::App app(config, std::make_unique<lookout::daemon::Classifier>(options));
     return app.Run();
   } catch (const lookout::config::ConfigError& e) {
     std::fprintf(stderr, "lookoutd: bad configuration: %s\n", e.what());

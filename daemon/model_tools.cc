@@ -14,6 +14,8 @@
 #include <map>
 #include <random>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -115,13 +117,10 @@ std::string DetailsText(const runtime::TensorDetails& d) {
 
 }  // namespace
 
-std::unique_ptr<runtime::Interpreter> LoadInterpreter(const std::filesystem::path& path, int32_t threads,
-                                                      runtime::Backend backend) {
+std::unique_ptr<runtime::Interpreter> LoadInterpreter(const std::filesystem::path& path,
+                                                      const runtime::InterpreterOptions& options) {
   auto model = runtime::Model::FromFile(path.string());
   if (!model.ok()) throw std::runtime_error(model.status().message());
-  runtime::InterpreterOptions options;
-  options.num_threads = threads;
-  options.backend = backend;
   auto interpreter = runtime::Interpreter::Create(*model, options);
   if (!interpreter.ok()) throw std::runtime_error("model '" + path.string() + "': " + interpreter.status().message());
   const auto status = (*interpreter)->AllocateTensors();
@@ -129,9 +128,36 @@ std::unique_ptr<runtime::Interpreter> LoadInterpreter(const std::filesystem::pat
   return std::move(interpreter).value();
 }
 
+void ApplyNoOwnKernels(const char* value, runtime::InterpreterOptions* options) {
+  if (value == nullptr || value[0] == '\0' || std::string_view(value) == "0") return;
+  runtime::OwnKernelOptions& own = options->own_kernels;
+  const std::pair<std::string_view, bool*> switches[] = {{"pointwise", &own.pointwise},
+                                                         {"depthwise", &own.depthwise},
+                                                         {"mul", &own.mul},
+                                                         {"dot", &own.dot_product},
+                                                         {"defer", &own.defer_to_xnnpack}};
+  bool any = false;
+  std::string_view rest = value;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string_view name = rest.substr(0, comma);
+    for (const auto& [switch_name, flag] : switches) {
+      if (name == switch_name) {
+        *flag = false;
+        any = true;
+      }
+    }
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  if (!any) {
+    options->kernels =
+        options->kernels.without(runtime::KernelFamily::kOwnX86).without(runtime::KernelFamily::kOwnArm);
+  }
+}
+
 int RunRaw(const std::string& model_path, const std::string& input_path, const std::string& output_path,
-           int threads, runtime::Backend backend) {
-  auto interpreter = LoadInterpreter(model_path, threads, backend);
+           const runtime::InterpreterOptions& options) {
+  auto interpreter = LoadInterpreter(model_path, options);
   std::ifstream in(input_path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + input_path);
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -154,7 +180,7 @@ int RunRaw(const std::string& model_path, const std::string& input_path, const s
 
 int RunBench(const BenchOptions& o) {
   const auto init_start = Clock::now();
-  auto interpreter = LoadInterpreter(o.model, o.threads, o.backend);
+  auto interpreter = LoadInterpreter(o.model, o.interpreter);
   const double init_ms = Micros(Clock::now() - init_start) / 1000.0;
   FillInput(*interpreter, o.input);
 
@@ -205,8 +231,8 @@ int RunBench(const BenchOptions& o) {
   const double median = Median(us);
 
   json report = {{"model", o.model},
-                 {"backend", runtime::BackendName(o.backend)},
-                 {"threads", o.threads},
+                 {"backend", runtime::BackendName(o.interpreter.kernels)},
+                 {"threads", o.interpreter.num_threads},
                  {"init_ms", init_ms},
                  {"first_invoke_us", first_us},
                  {"warmup", o.warmup},
@@ -232,7 +258,7 @@ int RunBench(const BenchOptions& o) {
   if (o.profile) {
     for (size_t n = 0; n < nodes; ++n) {
       const auto& d = interpreter->node_details(n);
-      rows.push_back({n, d.op_name, d.backend, Median(per_node[n])});
+      rows.push_back({n, d.op_name, runtime::KernelFamilyName(d.family), Median(per_node[n])});
       profiled_total += rows.back().median_us;
     }
     std::sort(rows.begin(), rows.end(), [](const NodeRow& a, const NodeRow& b) { return a.median_us > b.median_us; });
@@ -264,7 +290,8 @@ int RunBench(const BenchOptions& o) {
     std::cout << report.dump() << std::endl;
     return 0;
   }
-  std::printf("model: %s\nbackend: %s, threads: %d\n", o.model.c_str(), runtime::BackendName(o.backend), o.threads);
+  std::printf("model: %s\nbackend: %s, threads: %d\n", o.model.c_str(), runtime::BackendName(o.interpreter.kernels).c_str(),
+              o.interpreter.num_threads);
   std::printf("init: %.2f ms   first invoke: %.0f us   warmup: %d\n", init_ms, first_us, o.warmup);
   std::printf("count=%zu min=%.0f median=%.0f mean=%.0f std=%.0f p90=%.0f p99=%.0f max=%.0f (us)\n", us.size(),
               sorted.front(), median, mean, stddev, Percentile(sorted, 0.90), Percentile(sorted, 0.99),
@@ -290,7 +317,7 @@ int RunBench(const BenchOptions& o) {
   return 0;
 }
 
-int RunInspect(const std::string& path, runtime::Backend backend, int threads, bool as_json) {
+int RunInspect(const std::string& path, const runtime::InterpreterOptions& options, bool as_json) {
   auto model = runtime::Model::FromFile(path);
   if (!model.ok()) throw std::runtime_error(model.status().message());
   const auto unsupported = runtime::UnsupportedOperators(**model);
@@ -303,7 +330,7 @@ int RunInspect(const std::string& path, runtime::Backend backend, int threads, b
   std::string error;
   if (unsupported.empty()) {
     try {
-      interpreter = LoadInterpreter(path, threads, backend);
+      interpreter = LoadInterpreter(path, options);
     } catch (const std::exception& e) {
       error = e.what();
       report["error"] = error;
@@ -311,7 +338,7 @@ int RunInspect(const std::string& path, runtime::Backend backend, int threads, b
   }
   if (interpreter != nullptr) {
     auto& in = *interpreter;
-    report["backend"] = runtime::BackendName(backend);
+    report["backend"] = runtime::BackendName(options.kernels);
     json inputs = json::array(), outputs = json::array(), nodes = json::array();
     for (size_t i = 0; i < in.input_count(); ++i) inputs.push_back(DetailsJson(in.input_details(i)));
     for (size_t i = 0; i < in.output_count(); ++i) outputs.push_back(DetailsJson(in.output_details(i)));
@@ -322,7 +349,7 @@ int RunInspect(const std::string& path, runtime::Backend backend, int threads, b
       ++histogram[{d.op_name, d.version}];
       macs += d.macs;
       nodes.push_back({{"index", d.index}, {"op", d.op_name}, {"version", d.version}, {"inputs", d.inputs},
-                       {"outputs", d.outputs}, {"macs", d.macs}, {"backend", d.backend}});
+                       {"outputs", d.outputs}, {"macs", d.macs}, {"backend", runtime::KernelFamilyName(d.family)}});
     }
     json ops = json::array();
     for (const auto& [key, count] : histogram) ops.push_back({{"op", key.first}, {"version", key.second}, {"count", count}});
@@ -356,7 +383,7 @@ int RunInspect(const std::string& path, runtime::Backend backend, int threads, b
     std::printf("  %-20s v%-2d x %d\n", op["op"].get<std::string>().c_str(), op["version"].get<int>(),
                 op["count"].get<int>());
   }
-  std::printf("\nnodes (backend: %s):\n  %5s  %-20s %-10s %12s  %s\n", runtime::BackendName(backend), "node", "op",
+  std::printf("\nnodes (backend: %s):\n  %5s  %-20s %-11s %12s  %s\n", runtime::BackendName(options.kernels).c_str(), "node", "op",
               "backend", "MACs", "inputs -> outputs");
   for (size_t n = 0; n < in.node_count(); ++n) {
     const auto& d = in.node_details(n);
@@ -375,7 +402,7 @@ int RunInspect(const std::string& path, runtime::Backend backend, int threads, b
       const auto t = in.tensor_details(d.outputs[k]);
       tensors += (k ? ", " : "") + std::to_string(d.outputs[k]) + Shape(t.shape);
     }
-    std::printf("  %5d  %-20s %-10s %12llu  %s\n", d.index, d.op_name.c_str(), d.backend.c_str(),
+    std::printf("  %5d  %-20s %-11s %12llu  %s\n", d.index, d.op_name.c_str(), runtime::KernelFamilyName(d.family),
                 static_cast<unsigned long long>(d.macs), tensors.c_str());
   }
   const auto& t = report["totals"];

@@ -17,24 +17,34 @@
 
 namespace lookout::daemon {
 
-/// Loads and verifies `path` (mmapped), creates an interpreter on `backend`
-/// with `threads` threads and allocates its tensors; throws
-/// std::runtime_error with the runtime's message.
-std::unique_ptr<runtime::Interpreter> LoadInterpreter(const std::filesystem::path& path, int32_t threads,
-                                                      runtime::Backend backend = runtime::Backend::kXnnpack);
+/// Loads and verifies `path` (mmapped), creates an interpreter with
+/// `options` and allocates its tensors; throws std::runtime_error with the
+/// runtime's message.
+std::unique_ptr<runtime::Interpreter> LoadInterpreter(const std::filesystem::path& path,
+                                                      const runtime::InterpreterOptions& options = {});
+
+/// The environment switch LOOKOUT_NO_OWN_KERNELS, as lookoutd, lookout and
+/// lookout-classify apply it (the runtime library reads no environment):
+/// `value` null, "" or "0" leaves `options` as they are; a comma-separated
+/// list of switch names turns those off in options->own_kernels
+/// ("pointwise", "depthwise", "mul", "dot": OwnKernelOptions::dot_product,
+/// "defer": OwnKernelOptions::defer_to_xnnpack; unknown names are ignored);
+/// any other value ("1") removes Lookout's own kernel families (kOwnX86,
+/// kOwnArm) from options->kernels, so XNNPACK runs every node it can, for
+/// comparisons.
+void ApplyNoOwnKernels(const char* value, runtime::InterpreterOptions* options);
 
 /// `lookout run`: copies the file `input` (exactly input tensor 0's bytes,
 /// else an error naming the tensor and both sizes) into input tensor 0,
 /// invokes, and writes output tensor 0's bytes to `output`.
-int RunRaw(const std::string& model, const std::string& input, const std::string& output, int threads,
-           runtime::Backend backend);
+int RunRaw(const std::string& model, const std::string& input, const std::string& output,
+           const runtime::InterpreterOptions& options);
 
 /// `lookout bench`, in the spirit of TFLite's benchmark_model.
 struct BenchOptions {
   std::string model;
   std::string input;  ///< Raw input tensor 0 bytes; empty: fixed pseudo-random bytes.
-  int threads = 1;
-  runtime::Backend backend = runtime::Backend::kXnnpack;
+  runtime::InterpreterOptions interpreter;  ///< Threads and kernel families.
   int warmup = 1;          ///< Untimed Invoke() calls after the first one.
   int runs = 0;            ///< Timed calls at least (0 with min_secs 0: 50).
   double min_secs = 0.0;   ///< Keep timing until at least this long has passed.
@@ -50,9 +60,10 @@ struct BenchOptions {
 int RunBench(const BenchOptions& options);
 
 /// `lookout inspect`: input/output details, description and schema version,
-/// op histogram with versions, per node op / tensors / MACs / backend,
+/// op histogram with versions, per node op / tensors / MACs / the kernel
+/// family that runs it (KernelFamilyName: "xnnpack", "lookout-x86", ...),
 /// totals; the ops Lookout cannot run, named.
-int RunInspect(const std::string& model, runtime::Backend backend, int threads, bool json);
+int RunInspect(const std::string& model, const runtime::InterpreterOptions& options, bool json);
 
 /// `lookout export-c`: writes OUT_DIR/NAME.h and OUT_DIR/NAME.cc holding the
 /// model as a 16-byte-aligned const array `NAME` and its length `NAME_len`

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "kernels/kernel_util.h"
-#include "kernels/pointwise.h"
 #include "kernels/reference/quantization.h"
 #include "tflite_schema_generated.h"
 
@@ -79,13 +78,6 @@ enum VnniMode { kVnniInt8 = 1, kVnniUint8Fit, kVnniUint8 };
 
 #define LOOKOUT_DW_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 #define LOOKOUT_DW_INLINE inline __attribute__((always_inline))
-
-bool CpuHasVnniVbmi() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-                         __builtin_cpu_supports("avx512vbmi");
-  return ok;
-}
 
 // Byte 4j + r of a column takes row r's channel j: rows 0 and 1 sit in
 // lanes 0 and 1 of the first source, row 2 in lane 0 of the second (index
@@ -203,7 +195,8 @@ std::unique_ptr<T[], AlignedFree> AllocateAligned(size_t count) {
 
 class DepthwiseKernel : public OpKernel, DepthwiseGeometry {
  public:
-  DepthwiseKernel(pthreadpool_t pool) : pool_(pool) {}
+  // `vnni`: the CPU has AVX-512 VNNI and VBMI (the 3x3 dot-product path).
+  DepthwiseKernel(pthreadpool_t pool, bool vnni) : pool_(pool), cpu_vnni_(vnni) {}
 
   Status Prepare(KernelContext& ctx) override {
     const auto* o = ctx.op()->builtin_options_as_DepthwiseConv2DOptions();
@@ -257,7 +250,7 @@ class DepthwiseKernel : public OpKernel, DepthwiseGeometry {
     }
     fast3x3_ = k_h_ == 3 && k_w_ == 3 && dil_h_ == 1 && dil_w_ == 1;
     vnni_ = false;
-    if (fast3x3_ && CpuHasVnniVbmi()) {
+    if (fast3x3_ && cpu_vnni_) {
       // uint8: a channel whose nine w − zw all fit s8 takes them as they
       // are (k = 0); another w − 128 and k = 128 − zw, which needs zw >= 1.
       vnni_ = true;
@@ -329,7 +322,7 @@ class DepthwiseKernel : public OpKernel, DepthwiseGeometry {
                                static_cast<size_t>(batch_) * static_cast<size_t>(out_h_), 0);
     return {};
   }
-  const char* backend() const override { return "lookout"; }
+  KernelFamily family() const override { return KernelFamily::kOwnX86; }
 
  private:
   static void RowTask(void* self, size_t row) {
@@ -590,6 +583,7 @@ class DepthwiseKernel : public OpKernel, DepthwiseGeometry {
   }
 
   pthreadpool_t pool_;
+  bool cpu_vnni_ = false;
   Tensor *in_ = nullptr, *out_ = nullptr;
   bool signed_ = false;
   int32_t padded_channels_ = 0;
@@ -608,12 +602,9 @@ class DepthwiseKernel : public OpKernel, DepthwiseGeometry {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t pool) {
-  if (ctx.node().op_code != BuiltinOperator::kDepthwiseConv2D || OwnKernelDisabled("depthwise")) return nullptr;
-  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-      !__builtin_cpu_supports("avx512vl")) {
-    return nullptr;
-  }
+std::unique_ptr<OpKernel> MakeX86DepthwiseKernel(KernelContext& ctx, const KernelEnvironment& env) {
+  if (ctx.node().op_code != BuiltinOperator::kDepthwiseConv2D || !env.own.depthwise) return nullptr;
+  if (!env.cpu->avx512_core()) return nullptr;
   const Tensor* in = ctx.input(0);
   const Tensor* out = ctx.output(0);
   if (in == nullptr || out == nullptr || in->rank() != 4 || out->rank() != 4 || in->dim(3) != out->dim(3)) {
@@ -626,16 +617,12 @@ std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t 
     const float scale = in->scale * filter.quantization.scale[c] / out->scale;
     if (!(scale < 256.0f) || !(scale >= 0x1.0p-32f)) return nullptr;
   }
-  auto kernel = std::make_unique<DepthwiseKernel>(pool);
+  auto kernel = std::make_unique<DepthwiseKernel>(env.pool, env.cpu->avx512vnni && env.cpu->avx512vbmi);
   if (!kernel->Prepare(ctx).ok()) return nullptr;
   return kernel;
 }
 
 #pragma GCC diagnostic pop
-
-#elif !defined(__aarch64__)  // 64-bit Arm: runtime/kernels/arm/depthwise_s8_neon.cc
-
-std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext&, pthreadpool_t) { return nullptr; }
 
 #endif
 

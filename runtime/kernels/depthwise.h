@@ -3,8 +3,6 @@
 #ifndef LOOKOUT_RUNTIME_KERNELS_DEPTHWISE_H_
 #define LOOKOUT_RUNTIME_KERNELS_DEPTHWISE_H_
 
-#include <pthreadpool.h>
-
 #include <memory>
 
 #include "src/graph.h"
@@ -22,22 +20,25 @@ struct DepthwiseGeometry {
   void ReadGeometry(const KernelContext& ctx);
 };
 
-/// A kernel (backend "lookout") for a DEPTHWISE_CONV_2D with depth
+/// A kernel (KernelFamily::kOwnX86) for a DEPTHWISE_CONV_2D with depth
 /// multiplier 1 on uint8 / int8 (per-tensor or per-channel) NHWC tensors,
-/// any window, stride, dilation and padding, when the CPU has AVX-512
-/// (F + BW); on 64-bit Arm (NEON, runtime/kernels/arm/depthwise_s8_neon.cc)
-/// for int8 nodes whose filter has zero point 0, bytes in [-127, 127] and at
-/// most 64 taps; nullptr otherwise (other CPUs, depth multiplier > 1, or
-/// OwnKernelDisabled("depthwise")). The node must already have passed its reference
-/// kernel's Prepare(). Outputs are byte for byte what XNNPACK's operator for
-/// the node computes: exact int32 accumulation, then fp32 requantization,
-/// float(acc) × (input_scale × filter_scale[c] / output_scale) in float,
-/// rounded to nearest even, plus the output zero point, clamped to the
-/// fused activation's range. 3x3 windows with dilation 1 use VNNI dot
-/// products (vpdpbusd) where the CPU also has avx512vnni and avx512vbmi,
-/// the same arithmetic exactly. Rows of the output are split over `pool`
-/// (null: one thread).
-std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t pool);
+/// any window, stride, dilation and padding, when `env.cpu` has AVX-512 (F,
+/// BW, VL) and `env.own.depthwise`; nullptr otherwise. The node must already
+/// have passed its reference kernel's Prepare(). Outputs are byte for byte
+/// what XNNPACK's operator for the node computes: exact int32 accumulation,
+/// then fp32 requantization, float(acc) × (input_scale × filter_scale[c] /
+/// output_scale) in float, rounded to nearest even, plus the output zero
+/// point, clamped to the fused activation's range. 3x3 windows with
+/// dilation 1 use VNNI dot products (vpdpbusd) where the CPU also has
+/// avx512vnni and avx512vbmi, the same arithmetic exactly. Rows of the
+/// output are split over `env.pool`.
+std::unique_ptr<OpKernel> MakeX86DepthwiseKernel(KernelContext& ctx, const KernelEnvironment& env);
+
+/// The same on 64-bit Arm (KernelFamily::kOwnArm, NEON,
+/// runtime/kernels/arm/depthwise_s8_neon.cc), for int8 nodes whose filter
+/// has zero point 0, bytes in [-127, 127] and at most 64 taps; the same
+/// outputs.
+std::unique_ptr<OpKernel> MakeArmDepthwiseKernel(KernelContext& ctx, const KernelEnvironment& env);
 
 }  // namespace lookout::runtime::internal
 

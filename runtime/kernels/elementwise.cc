@@ -4,7 +4,6 @@
 
 #include "kernels/broadcast.h"
 #include "kernels/kernel_util.h"
-#include "kernels/mul.h"
 #include "kernels/reference/elementwise.h"
 #include "tflite_schema_generated.h"
 
@@ -207,9 +206,5 @@ std::unique_ptr<OpKernel> MakeAdd() { return std::make_unique<AddKernel>(); }
 std::unique_ptr<OpKernel> MakeMul() { return std::make_unique<MulKernel>(); }
 std::unique_ptr<OpKernel> MakeHardSwish() { return std::make_unique<HardSwishKernel>(); }
 std::unique_ptr<OpKernel> MakeQuantize() { return std::make_unique<QuantizeKernel>(); }
-
-#if !defined(__aarch64__)  // 64-bit Arm: runtime/kernels/arm/mul_arm.cc
-std::unique_ptr<OpKernel> MakeMulKernel(KernelContext&) { return nullptr; }
-#endif
 
 }  // namespace lookout::runtime::internal

@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/lut.h"
 #include "kernels/reference/softmax.h"
 #include "src/graph.h"
 #include "tflite_schema_generated.h"
@@ -82,6 +83,7 @@ void LookupNeon(const uint8_t* table, const uint8_t* in, uint8_t* out, size_t n)
 
 class LutKernel : public OpKernel {
  public:
+  explicit LutKernel(bool vbmi) : vbmi_(vbmi) {}
   Status Prepare(KernelContext&) override { return {}; }  // done by the overload below
 
   // `variable`: the input that varies; a binary op's other input is a
@@ -139,14 +141,13 @@ class LutKernel : public OpKernel {
     for (size_t i = 0; i < n; ++i) out[i] = table_[in[i]];
     return {};
   }
-  const char* backend() const override { return "lut"; }
+  KernelFamily family() const override { return KernelFamily::kLookupTable; }
+  bool runs_in_place() const override { return true; }
 
  private:
   Tensor *in_ = nullptr, *out_ = nullptr;
   alignas(64) std::array<uint8_t, 256> table_{};
-#if defined(__x86_64__)
-  bool vbmi_ = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
-#endif
+  bool vbmi_ = false;  // x86-64 with AVX-512 VBMI: 64 lookups per permute pair
 };
 
 // SOFTMAX: each element's exp term depends only on its distance below the
@@ -175,7 +176,8 @@ class SoftmaxLutKernel : public OpKernel {
     }
     return {};
   }
-  const char* backend() const override { return "lut"; }
+  KernelFamily family() const override { return KernelFamily::kLookupTable; }
+  bool runs_in_place() const override { return true; }
 
  private:
   Tensor *in_ = nullptr, *out_ = nullptr;
@@ -185,7 +187,7 @@ class SoftmaxLutKernel : public OpKernel {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> MakeLutKernel(KernelContext& ctx) {
+std::unique_ptr<OpKernel> MakeLutKernel(KernelContext& ctx, const KernelEnvironment& env) {
   if (ctx.node().op_code == BuiltinOperator::kSoftmax) {
     auto kernel = std::make_unique<SoftmaxLutKernel>();
     if (!kernel->Prepare(ctx).ok()) return nullptr;
@@ -215,7 +217,7 @@ std::unique_ptr<OpKernel> MakeLutKernel(KernelContext& ctx) {
   }
   if (!is8(variable) || !is8(out) || variable->elements != out->elements) return nullptr;
   if (constant != nullptr && !is8(constant)) return nullptr;
-  auto kernel = std::make_unique<LutKernel>();
+  auto kernel = std::make_unique<LutKernel>(env.cpu->avx512vbmi && env.cpu->avx512bw);
   if (!kernel->Prepare(ctx, variable, constant, constant_slot).ok()) return nullptr;
   return kernel;
 }

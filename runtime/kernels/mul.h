@@ -8,13 +8,12 @@
 
 namespace lookout::runtime::internal {
 
-/// A kernel (backend "lookout") for a MUL of two 8-bit activations (uint8
+/// A kernel (KernelFamily::kOwnArm) for a MUL of two 8-bit activations (uint8
 /// or int8, per tensor, up to 4-D broadcasting) whose outputs are byte for
 /// byte TensorFlow Lite's reference integer MUL, on 64-bit Arm (NEON,
-/// runtime/kernels/arm/mul_arm.cc); nullptr on other CPUs, for other nodes,
-/// or with OwnKernelDisabled("mul"). The node must already have passed its
-/// reference kernel's Prepare().
-std::unique_ptr<OpKernel> MakeMulKernel(KernelContext& ctx);
+/// runtime/kernels/arm/mul_arm.cc), when `env.own.mul`; nullptr for other
+/// nodes. The node must already have passed its reference kernel's Prepare().
+std::unique_ptr<OpKernel> MakeArmMulKernel(KernelContext& ctx, const KernelEnvironment& env);
 
 }  // namespace lookout::runtime::internal
 

@@ -55,35 +55,6 @@
 
 namespace lookout::runtime::internal {
 
-namespace {
-
-// Whether `list` (comma-separated) holds `name`.
-bool ListHas(const char* list, const char* name) {
-  const size_t n = std::strlen(name);
-  for (const char* p = list; *p != '\0';) {
-    const char* end = std::strchr(p, ',');
-    const size_t len = end != nullptr ? static_cast<size_t>(end - p) : std::strlen(p);
-    if (len == n && std::strncmp(p, name, n) == 0) return true;
-    if (end == nullptr) break;
-    p = end + 1;
-  }
-  return false;
-}
-
-}  // namespace
-
-bool OwnKernelsDisabled() {
-  const char* value = std::getenv("LOOKOUT_NO_OWN_KERNELS");
-  if (value == nullptr || value[0] == '\0' || std::strcmp(value, "0") == 0) return false;
-  return !ListHas(value, "pointwise") && !ListHas(value, "depthwise") && !ListHas(value, "dot") &&
-         !ListHas(value, "mul") && !ListHas(value, "defer");
-}
-
-bool OwnKernelDisabled(const char* name) {
-  const char* value = std::getenv("LOOKOUT_NO_OWN_KERNELS");
-  return OwnKernelsDisabled() || (value != nullptr && ListHas(value, name));
-}
-
 #if LOOKOUT_POINTWISE_X86
 // GCC 12's AVX-512 headers build _mm512_undefined_*() from a self-initialized
 // variable, which -Wuninitialized reports at every inlined use.
@@ -100,12 +71,6 @@ constexpr int kMr = 8;  // pixels per tile
 constexpr int kVr = 3;  // 16-channel vectors per tile
 constexpr size_t kVector = 16;
 constexpr size_t kGroupBytes = 64;  // 16 channels x 4 input channels
-
-bool CpuHasVnni() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-  return ok;
-}
 
 // What one tile call reads and writes.
 struct TileArgs {
@@ -452,7 +417,7 @@ class PointwiseKernel : public OpKernel {
     return {};
   }
 
-  const char* backend() const override { return "lookout"; }
+  KernelFamily family() const override { return KernelFamily::kOwnX86; }
 
  private:
   static int32_t ReadBias(const Tensor& bias, size_t i) {
@@ -744,8 +709,9 @@ std::unique_ptr<OpKernel> FullyConnected(KernelContext& ctx, pthreadpool_t pool)
 
 }  // namespace
 
-std::unique_ptr<OpKernel> MakePointwiseKernel(KernelContext& ctx, pthreadpool_t pool) {
-  if (!CpuHasVnni() || OwnKernelDisabled("pointwise")) return nullptr;
+std::unique_ptr<OpKernel> MakeX86PointwiseKernel(KernelContext& ctx, const KernelEnvironment& env) {
+  if (!env.cpu->avx512_core() || !env.cpu->avx512vnni || !env.own.pointwise) return nullptr;
+  pthreadpool_t pool = env.pool;
   switch (ctx.node().op_code) {
     case BuiltinOperator::kConv2D: return Conv2D(ctx, pool);
     case BuiltinOperator::kFullyConnected: return FullyConnected(ctx, pool);
@@ -754,10 +720,6 @@ std::unique_ptr<OpKernel> MakePointwiseKernel(KernelContext& ctx, pthreadpool_t 
 }
 
 #pragma GCC diagnostic pop
-
-#elif !defined(__aarch64__)  // 64-bit Arm: runtime/kernels/arm/pointwise_arm.cc
-
-std::unique_ptr<OpKernel> MakePointwiseKernel(KernelContext&, pthreadpool_t) { return nullptr; }
 
 #endif
 

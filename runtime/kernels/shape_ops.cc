@@ -34,6 +34,7 @@ class ReshapeKernel : public OpKernel {
     if (out_->data != in_->data) std::memmove(out_->data, in_->data, in_->bytes);
     return {};
   }
+  bool runs_in_place() const override { return true; }
 
  private:
   Tensor *in_ = nullptr, *out_ = nullptr;

@@ -16,10 +16,8 @@
 #include <vector>
 
 #include "kernels/kernel_util.h"
+#include "kernels/xnnpack.h"
 #include "kernels/xnnpack_api.h"
-#include "kernels/depthwise.h"
-#include "kernels/mul.h"
-#include "kernels/pointwise.h"
 #include "kernels/reference/quantization.h"
 #include "src/graph.h"
 #include "tflite_schema_generated.h"
@@ -48,7 +46,7 @@ class XnnpackKernel : public OpKernel {
     }
     return {};
   }
-  const char* backend() const override { return "xnnpack"; }
+  KernelFamily family() const override { return KernelFamily::kXnnpack; }
 
  private:
   xnn_operator_t op_;
@@ -311,12 +309,9 @@ bool InitializeXnnpack() {
   return ok;
 }
 
-std::unique_ptr<OpKernel> MakeXnnpackKernel(KernelContext& ctx, pthreadpool_t pool) {
-  // Lookout's own kernels first where they beat XNNPACK (same outputs).
-  if (std::unique_ptr<OpKernel> own = MakePointwiseKernel(ctx, pool)) return own;
-  if (std::unique_ptr<OpKernel> own = MakeDepthwiseKernel(ctx, pool)) return own;
-  if (std::unique_ptr<OpKernel> own = MakeMulKernel(ctx)) return own;
+std::unique_ptr<OpKernel> MakeXnnpackKernel(KernelContext& ctx, const KernelEnvironment& env) {
   if (!InitializeXnnpack()) return nullptr;
+  pthreadpool_t pool = env.pool;
   switch (ctx.node().op_code) {
     case BuiltinOperator::kConv2D: return Conv2D(ctx, pool);
     case BuiltinOperator::kDepthwiseConv2D: return DepthwiseConv2D(ctx, pool);

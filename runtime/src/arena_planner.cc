@@ -10,6 +10,47 @@ size_t AlignUp(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment
 bool LifetimesIntersect(int32_t a0, int32_t a1, int32_t b0, int32_t b1) { return a0 <= b1 && b0 <= a1; }
 }  // namespace
 
+Lifetimes ComputeLifetimes(const std::vector<Tensor>& tensors, const std::vector<Node>& nodes,
+                           std::span<const int32_t> inputs, std::span<const int32_t> outputs) {
+  const int32_t end = static_cast<int32_t>(nodes.size());
+  Lifetimes lt;
+  lt.first.assign(tensors.size(), Lifetimes::kUnused);
+  lt.last.assign(tensors.size(), Lifetimes::kUnused);
+  for (int32_t i : inputs) lt.first[static_cast<size_t>(i)] = lt.last[static_cast<size_t>(i)] = -1;
+  for (const Node& node : nodes) {
+    for (int32_t o : node.outputs) lt.first[static_cast<size_t>(o)] = lt.last[static_cast<size_t>(o)] = node.index;
+    for (int32_t i : node.inputs) {
+      if (i >= 0 && !tensors[static_cast<size_t>(i)].is_constant) lt.last[static_cast<size_t>(i)] = node.index;
+    }
+  }
+  for (int32_t o : outputs) lt.last[static_cast<size_t>(o)] = end;
+  // An input no node reads still lives until node 0 runs.
+  for (int32_t i : inputs) lt.last[static_cast<size_t>(i)] = std::max(lt.last[static_cast<size_t>(i)], 0);
+  return lt;
+}
+
+std::vector<int32_t> AssignInPlace(const std::vector<Tensor>& tensors, const std::vector<Node>& nodes,
+                                   std::span<const int32_t> inputs, Lifetimes& lt) {
+  std::vector<int32_t> alias(tensors.size(), -1);
+  std::vector<bool> is_input(tensors.size(), false);
+  for (int32_t i : inputs) is_input[static_cast<size_t>(i)] = true;
+  for (const Node& node : nodes) {
+    if (!node.kernel->runs_in_place() || node.inputs.empty() || node.inputs[0] < 0 || node.outputs.size() != 1) {
+      continue;
+    }
+    size_t in = static_cast<size_t>(node.inputs[0]);
+    const size_t out = static_cast<size_t>(node.outputs[0]);
+    if (tensors[in].is_constant || is_input[in] || lt.last[in] != node.index ||
+        tensors[in].bytes != tensors[out].bytes) {
+      continue;
+    }
+    while (alias[in] >= 0) in = static_cast<size_t>(alias[in]);
+    alias[out] = static_cast<int32_t>(in);
+    lt.last[in] = std::max(lt.last[in], lt.last[out]);
+  }
+  return alias;
+}
+
 void GreedyArenaPlanner::AddBuffer(size_t size, int32_t first_use, int32_t last_use) {
   buffers_.push_back({size, first_use, last_use, 0});
   planned_ = false;

@@ -10,9 +10,35 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
+#include "src/graph.h"
+
 namespace lookout::runtime::internal {
+
+/// Per tensor, the node indices between which its memory must hold: from
+/// its producer (graph inputs: -1, before node 0) to its last reader (graph
+/// outputs: the node count, past the end). kUnused for constants and
+/// tensors no node reads or writes.
+struct Lifetimes {
+  static constexpr int32_t kUnused = -2;
+  std::vector<int32_t> first, last;
+};
+
+/// The lifetimes of `tensors` in a graph of `nodes` (execution order) with
+/// graph `inputs` and `outputs` (tensor indices).
+Lifetimes ComputeLifetimes(const std::vector<Tensor>& tensors, const std::vector<Node>& nodes,
+                           std::span<const int32_t> inputs, std::span<const int32_t> outputs);
+
+/// In place: a node whose kernel runs_in_place() and whose input 0 dies at
+/// that node (and holds as many bytes as its one output) gets its output
+/// placed over that input. Chains resolve to their first tensor, whose
+/// lifetime in `lifetimes` grows to cover the chain. Graph inputs keep their
+/// own memory (the caller owns them between invokes), as do constants.
+/// Returns, per tensor, the tensor whose memory it uses, or -1.
+std::vector<int32_t> AssignInPlace(const std::vector<Tensor>& tensors, const std::vector<Node>& nodes,
+                                   std::span<const int32_t> inputs, Lifetimes& lifetimes);
 
 class GreedyArenaPlanner {
  public:

@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/status.h"
 #include "lookout/runtime/tensor.h"
+#include "src/cpu_features.h"
 
 namespace tflite {
 struct Operator;
@@ -73,8 +75,13 @@ class OpKernel {
   /// kernels cannot fail once prepared) stops Invoke(), which prefixes the
   /// message with the node and its op.
   virtual Status Eval() = 0;
-  /// Which implementation runs the node: "reference", "xnnpack" or "lut".
-  virtual const char* backend() const { return "reference"; }
+  /// The family this kernel belongs to (NodeDetails::family).
+  virtual KernelFamily family() const { return KernelFamily::kReference; }
+  /// Whether Eval() is correct with its output tensor placed over its input
+  /// tensor 0 (same bytes): each output byte is written only after the
+  /// input bytes it depends on have been read. The interpreter then lets
+  /// the output share the input's memory where the input dies at this node.
+  virtual bool runs_in_place() const { return false; }
 };
 
 /// A node of the graph: one operator of subgraph 0, in execution order.
@@ -144,15 +151,13 @@ class KernelContext {
 /// the op and version when Lookout does not implement it.
 Result<std::unique_ptr<OpKernel>> CreateKernel(BuiltinOperator op_code, int32_t version);
 
-/// An XNNPACK operator for the node `ctx` describes (already validated by its
-/// reference kernel's Prepare), or nullptr when XNNPACK cannot run it
-/// exactly as the graph asks; `pool` may be null (single thread).
-std::unique_ptr<OpKernel> MakeXnnpackKernel(KernelContext& ctx, pthreadpool_t pool);
-
-/// A 256-entry lookup-table kernel for an 8-bit per-tensor element-wise node
-/// (HARD_SWISH, QUANTIZE), its table computed by the node's own reference
-/// kernel, so it is exact; nullptr for any other node.
-std::unique_ptr<OpKernel> MakeLutKernel(KernelContext& ctx);
+/// What a factory of fast kernels may use besides its node.
+struct KernelEnvironment {
+  pthreadpool_t pool = nullptr;       ///< The interpreter's pool; null: one thread.
+  const CpuFeatures* cpu = nullptr;   ///< The host's (CpuFeatures::Host()).
+  OwnKernelOptions own;
+  bool xnnpack_allowed = true;        ///< Whether XNNPACK may run nodes (the Arm GEMM's deferral rules).
+};
 
 /// Range of a quantized 8-bit type.
 inline int32_t QMin(DataType t) { return t == DataType::kInt8 ? -128 : 0; }

@@ -10,6 +10,7 @@
 #include "src/arena_planner.h"
 #include "src/graph.h"
 #include "src/interpreter_testing.h"
+#include "src/kernel_choice.h"
 #include "tflite_schema_generated.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -108,17 +109,35 @@ Status KernelContext::CheckShape(const Tensor& t, const char* what,
 
 }  // namespace internal
 
-const char* BackendName(Backend backend) {
-  return backend == Backend::kReference ? "reference" : "xnnpack";
+const char* KernelFamilyName(KernelFamily family) {
+  switch (family) {
+    case KernelFamily::kReference: return "reference";
+    case KernelFamily::kLookupTable: return "lut";
+    case KernelFamily::kXnnpack: return "xnnpack";
+    case KernelFamily::kOwnX86: return "lookout-x86";
+    case KernelFamily::kOwnArm: return "lookout-arm";
+  }
+  return "unknown";
 }
 
-bool ParseBackend(const std::string& name, Backend* backend) {
+std::string BackendName(KernelFamilies kernels) {
+  if (kernels == KernelFamilies::ReferenceOnly()) return "reference";
+  if (kernels == KernelFamilies::All()) return "xnnpack";
+  std::string name;
+  for (KernelFamily f : {KernelFamily::kReference, KernelFamily::kLookupTable, KernelFamily::kXnnpack,
+                         KernelFamily::kOwnX86, KernelFamily::kOwnArm}) {
+    if (kernels.contains(f)) name += (name.empty() ? "" : "+") + std::string(KernelFamilyName(f));
+  }
+  return name;
+}
+
+bool ParseBackend(const std::string& name, KernelFamilies* kernels) {
   if (name == "reference") {
-    *backend = Backend::kReference;
+    *kernels = KernelFamilies::ReferenceOnly();
     return true;
   }
   if (name == "xnnpack") {
-    *backend = Backend::kXnnpack;
+    *kernels = KernelFamilies::All();
     return true;
   }
   return false;
@@ -147,7 +166,13 @@ class Interpreter::Impl {
   }
 
   Status Build();
+  // AllocateTensors(), in its named steps.
   Status Allocate();
+  Status CreatePool();
+  Status PrepareNodes();
+  void ChooseKernels();
+  Status PlanArena(const internal::Lifetimes& lifetimes, const std::vector<int32_t>& alias);
+  Status SetupKernels();
   TensorDetails Details(int32_t index) const;
 };
 
@@ -361,77 +386,66 @@ Status CheckNodeCost(const KernelContext& ctx, uint64_t* total) {
 }  // namespace
 
 Status Interpreter::Impl::Allocate() {
-  if (options.num_threads > 1) {
-    pool = pthreadpool_create(static_cast<size_t>(options.num_threads));
-    if (pool == nullptr) return Status::Error("cannot create a pool of " + std::to_string(options.num_threads) + " threads");
-  }
+  LOOKOUT_RETURN_IF_ERROR(CreatePool());
+  LOOKOUT_RETURN_IF_ERROR(PrepareNodes());
+  ChooseKernels();
+  internal::Lifetimes lifetimes = internal::ComputeLifetimes(tensors, nodes, inputs, outputs);
+  const std::vector<int32_t> alias = internal::AssignInPlace(tensors, nodes, inputs, lifetimes);
+  LOOKOUT_RETURN_IF_ERROR(PlanArena(lifetimes, alias));
+  LOOKOUT_RETURN_IF_ERROR(SetupKernels());
+  allocated = true;
+  return {};
+}
+
+Status Interpreter::Impl::CreatePool() {
+  if (options.num_threads <= 1) return {};
+  pool = pthreadpool_create(static_cast<size_t>(options.num_threads));
+  if (pool == nullptr) return Status::Error("cannot create a pool of " + std::to_string(options.num_threads) + " threads");
+  return {};
+}
+
+// The reference Prepare validates every node whatever then runs it, so a
+// bad model is refused with the same message under any options.
+Status Interpreter::Impl::PrepareNodes() {
   uint64_t total_ops = 0;
   for (Node& node : nodes) {
     KernelContext ctx(node, tensors);
-    // The reference Prepare validates the node whatever runs it, so a bad
-    // model is refused with the same message on every backend.
     LOOKOUT_RETURN_IF_ERROR(node.kernel->Prepare(ctx));
     LOOKOUT_RETURN_IF_ERROR(CheckNodeCost(ctx, &total_ops));
-    if (options.backend == Backend::kXnnpack) {
-      std::unique_ptr<internal::OpKernel> fast = internal::MakeLutKernel(ctx);
-      // XNNPACK and our own kernels may read up to XNN_EXTRA_BYTES past an
-      // activation (the arena pads for it); a constant data input lives in
-      // the model file, unpadded, so such nodes stay on the reference.
-      const bool constant_data = !node.inputs.empty() && node.inputs[0] >= 0 &&
-                                 tensors[static_cast<size_t>(node.inputs[0])].is_constant;
-      if (fast == nullptr && !constant_data) fast = internal::MakeXnnpackKernel(ctx, pool);
-      if (fast != nullptr) node.kernel = std::move(fast);
-    }
-    NodeDetails& d = node_details[static_cast<size_t>(node.index)];
-    d.backend = node.kernel->backend();
-    d.macs = CountMacs(node, tensors);
+    node_details[static_cast<size_t>(node.index)].macs = CountMacs(node, tensors);
   }
   if (total_ops > kMaxInvokeOps) {
     return Status::Error("the graph needs " + std::to_string(total_ops) +
                          " operations per Invoke(), more than the limit of " + std::to_string(kMaxInvokeOps));
   }
-  // Lifetime of each activation in node indices: from its producer (graph
-  // inputs: before node 0) to its last reader (graph outputs: the end).
-  const int32_t end = static_cast<int32_t>(nodes.size());
-  std::vector<int32_t> first(tensors.size(), -2), last(tensors.size(), -2);
-  for (int32_t i : inputs) first[static_cast<size_t>(i)] = last[static_cast<size_t>(i)] = -1;
-  for (const Node& node : nodes) {
-    for (int32_t o : node.outputs) first[static_cast<size_t>(o)] = last[static_cast<size_t>(o)] = node.index;
-    for (int32_t i : node.inputs) {
-      if (i >= 0 && !tensors[static_cast<size_t>(i)].is_constant) last[static_cast<size_t>(i)] = node.index;
+  return {};
+}
+
+void Interpreter::Impl::ChooseKernels() {
+  internal::KernelEnvironment env;
+  env.pool = pool;
+  env.cpu = &internal::CpuFeatures::Host();
+  env.own = options.own_kernels;
+  env.xnnpack_allowed = options.kernels.contains(KernelFamily::kXnnpack);
+  for (Node& node : nodes) {
+    KernelContext ctx(node, tensors);
+    if (std::unique_ptr<internal::OpKernel> fast = internal::ChooseKernel(ctx, options.kernels, env)) {
+      node.kernel = std::move(fast);
     }
+    node_details[static_cast<size_t>(node.index)].family = node.kernel->family();
   }
-  for (int32_t o : outputs) last[static_cast<size_t>(o)] = end;
-  for (int32_t i : inputs) last[static_cast<size_t>(i)] = std::max(last[static_cast<size_t>(i)], 0);
+}
 
-  // In place: a RESHAPE (same bytes) or a lookup-table node (one byte in,
-  // one byte out, element by element) whose input dies at that node writes
-  // its output over its input. Graph inputs keep their own memory: the
-  // caller owns them between invokes.
-  std::vector<int32_t> alias(tensors.size(), -1);  // tensor -> tensor whose memory it uses
-  std::vector<bool> is_input(tensors.size(), false);
-  for (int32_t i : inputs) is_input[static_cast<size_t>(i)] = true;
-  for (const Node& node : nodes) {
-    const bool in_place = node.op_code == internal::BuiltinOperator::kReshape || std::strcmp(node.kernel->backend(), "lut") == 0;
-    if (!in_place || node.inputs.empty() || node.inputs[0] < 0 || node.outputs.size() != 1) continue;
-    size_t in = static_cast<size_t>(node.inputs[0]);
-    const size_t out = static_cast<size_t>(node.outputs[0]);
-    if (tensors[in].is_constant || is_input[in] || last[in] != node.index || tensors[in].bytes != tensors[out].bytes) continue;
-    while (alias[in] >= 0) in = static_cast<size_t>(alias[in]);
-    if (is_input[in]) continue;
-    alias[out] = static_cast<int32_t>(in);
-    last[in] = std::max(last[in], last[out]);
-  }
-
+Status Interpreter::Impl::PlanArena(const internal::Lifetimes& lt, const std::vector<int32_t>& alias) {
   internal::GreedyArenaPlanner planner;
   std::vector<int32_t> planned;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    if (first[i] == -2 || tensors[i].is_constant) continue;
+    if (lt.first[i] == internal::Lifetimes::kUnused || tensors[i].is_constant) continue;
     activation_bytes += tensors[i].bytes;
     if (alias[i] >= 0) continue;
     planned.push_back(static_cast<int32_t>(i));
     // XNNPACK's kernels may read up to XNN_EXTRA_BYTES past a tensor's end.
-    planner.AddBuffer(tensors[i].bytes + kXnnExtraBytes + kRedZoneBytes, first[i], last[i]);
+    planner.AddBuffer(tensors[i].bytes + kXnnExtraBytes + kRedZoneBytes, lt.first[i], lt.last[i]);
   }
   arena_bytes = planner.GetMaximumMemorySize();
   if (arena_bytes > kMaxArenaBytes) {
@@ -456,12 +470,15 @@ Status Interpreter::Impl::Allocate() {
     if (!t.is_constant && t.data != nullptr) ASAN_UNPOISON_MEMORY_REGION(t.data, t.bytes + kXnnExtraBytes);
   }
 #endif
+  return {};
+}
+
+Status Interpreter::Impl::SetupKernels() {
   for (Node& node : nodes) {
     if (Status st = node.kernel->Setup(); !st.ok()) {
       return Status::Error("node " + std::to_string(node.index) + " (" + node.op_name + "): " + st.message());
     }
   }
-  allocated = true;
   return {};
 }
 

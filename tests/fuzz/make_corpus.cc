@@ -681,11 +681,11 @@ std::vector<Entry> Corpus() {
 }
 
 // Load -> Create -> AllocateTensors -> Invoke on one backend; empty when it ran.
-std::string Run(const std::vector<uint8_t>& bytes, lr::Backend backend) {
+std::string Run(const std::vector<uint8_t>& bytes, lr::KernelFamilies backend) {
   auto model = lr::Model::FromBuffer(bytes);
   if (!model.ok()) return "load: " + model.status().message();
   lr::InterpreterOptions options;
-  options.backend = backend;
+  options.kernels = backend;
   auto interpreter = lr::Interpreter::Create(*model, options);
   if (!interpreter.ok()) return "create: " + interpreter.status().message();
   if (lr::Status s = (*interpreter)->AllocateTensors(); !s.ok()) return "allocate: " + s.message();
@@ -709,11 +709,10 @@ int main(int argc, char** argv) {
   size_t total = 0;
   const std::vector<Entry> corpus = Corpus();
   for (const Entry& e : corpus) {
-    const std::string reference = Run(e.bytes, lr::Backend::kReference);
-    const std::string xnnpack = Run(e.bytes, lr::Backend::kXnnpack);
-    setenv("LOOKOUT_NO_OWN_KERNELS", "1", 1);  // XNNPACK wherever it applies
-    const std::string xnnpack_only = Run(e.bytes, lr::Backend::kXnnpack);
-    unsetenv("LOOKOUT_NO_OWN_KERNELS");
+    const std::string reference = Run(e.bytes, lr::KernelFamilies::ReferenceOnly());
+    const std::string xnnpack = Run(e.bytes, lr::KernelFamilies::All());
+    // XNNPACK wherever it applies.
+    const std::string xnnpack_only = Run(e.bytes, lr::KernelFamilies::All().without(lr::KernelFamily::kOwnX86).without(lr::KernelFamily::kOwnArm));
     if (e.expect == Expect::kRuns && (!reference.empty() || !xnnpack.empty() || !xnnpack_only.empty())) {
       std::fprintf(stderr, "%s: expected to run: %s%s%s\n", e.name.c_str(), reference.c_str(), xnnpack.c_str(),
                    xnnpack_only.c_str());

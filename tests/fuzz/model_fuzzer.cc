@@ -95,10 +95,10 @@ void NoteRefusal(const std::string& message) {
   if (last_message.empty()) last_message = message;
 }
 
-Stage Run(const std::shared_ptr<const lr::Model>& model, lr::Backend backend) {
+Stage Run(const std::shared_ptr<const lr::Model>& model, lr::KernelFamilies backend) {
   lr::InterpreterOptions options;
   options.num_threads = 1;
-  options.backend = backend;
+  options.kernels = backend;
   auto created = lr::Interpreter::Create(model, options);
   if (!created.ok()) {
     NoteRefusal(created.status().message());
@@ -133,13 +133,9 @@ void Exercise(std::span<const uint8_t> bytes) {
   if (!model.ok()) {
     NoteRefusal(model.status().message());
   } else {
-    // The switch is read when the kernels are made, in AllocateTensors().
-    unsetenv("LOOKOUT_NO_OWN_KERNELS");
-    last_outcome.stage[0] = Run(*model, lr::Backend::kReference);
-    last_outcome.stage[1] = Run(*model, lr::Backend::kXnnpack);
-    setenv("LOOKOUT_NO_OWN_KERNELS", "1", 1);
-    last_outcome.stage[2] = Run(*model, lr::Backend::kXnnpack);
-    unsetenv("LOOKOUT_NO_OWN_KERNELS");
+    last_outcome.stage[0] = Run(*model, lr::KernelFamilies::ReferenceOnly());
+    last_outcome.stage[1] = Run(*model, lr::KernelFamilies::All());
+    last_outcome.stage[2] = Run(*model, lr::KernelFamilies::All().without(lr::KernelFamily::kOwnX86).without(lr::KernelFamily::kOwnArm));
   }
   last_outcome.message = last_message.c_str();
 }

@@ -25,8 +25,8 @@ enum class Stage {
 /// Interpreter configurations, in the order the target runs them: the
 /// reference backend; the xnnpack backend as it runs by default (Lookout's
 /// own kernels where the CPU has them, XNNPACK's operators, lookup tables);
-/// the xnnpack backend with LOOKOUT_NO_OWN_KERNELS=1 (XNNPACK's operators
-/// wherever they apply, as on the Pi).
+/// the xnnpack backend without Lookout's own kernel families (XNNPACK's
+/// operators wherever they apply).
 inline constexpr int kConfigs = 3;
 
 /// What the last LLVMFuzzerTestOneInput call reached in each configuration

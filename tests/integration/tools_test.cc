@@ -61,7 +61,7 @@ TEST_CASE("lookout inspect reports tensors, ops, MACs and backends", "[integrati
         CHECK(node.at("backend") == "reference");
       } else if (op == "CONV_2D" || op == "DEPTHWISE_CONV_2D" || op == "ADD") {
         // XNNPACK's operator, or Lookout's own kernel where the CPU has one.
-        CHECK((node.at("backend") == "xnnpack" || node.at("backend") == "lookout"));
+        CHECK((node.at("backend") == "xnnpack" || node.at("backend") == "lookout-x86" || node.at("backend") == "lookout-arm"));
       }
     }
     CHECK(j.at("unsupported").empty());

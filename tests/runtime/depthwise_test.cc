@@ -150,29 +150,25 @@ std::vector<int> Expected(const Case& k, const Built& b, const std::vector<uint8
 }
 
 struct Output {
-  std::string error, backend;
+  std::string error;
+  lr::KernelFamily family = lr::KernelFamily::kReference;
   std::vector<uint8_t> bytes;
 };
 
-// Runs the one-node model with LOOKOUT_NO_OWN_KERNELS = `no_own` ("1":
-// XNNPACK's operator).
-Output RunNode(const std::vector<uint8_t>& model_bytes, const std::vector<uint8_t>& input, const std::string& no_own,
-               int threads) {
+// Runs the one-node model with `options`.
+Output RunNode(const std::vector<uint8_t>& model_bytes, const std::vector<uint8_t>& input,
+               const lr::InterpreterOptions& options) {
   Output r;
-  setenv("LOOKOUT_NO_OWN_KERNELS", no_own.c_str(), 1);
   auto model = lr::Model::FromBuffer(model_bytes);
-  lr::InterpreterOptions options;
-  options.num_threads = threads;
   auto interpreter = model.ok() ? lr::Interpreter::Create(*model, options)
                                 : lr::Result<std::unique_ptr<lr::Interpreter>>(model.status());
   lr::Status status = interpreter.ok() ? (*interpreter)->AllocateTensors() : interpreter.status();
-  unsetenv("LOOKOUT_NO_OWN_KERNELS");
   if (!status.ok()) {
     r.error = status.message();
     return r;
   }
   auto& interp = **interpreter;
-  r.backend = interp.node_details(0).backend;
+  r.family = interp.node_details(0).family;
   auto in = interp.input_data(0);
   std::copy(input.begin(), input.end(), in.begin());
   status = interp.Invoke();
@@ -249,22 +245,22 @@ TEST_CASE("own DEPTHWISE_CONV_2D kernels equal the fp32 definition", "[kernels][
       return v;
     };
     const auto fp32 = Expected(k, b, input, true);
-    const Output xnn = RunNode(b.model, input, "1", 1);
+    const Output xnn = RunNode(b.model, input, lt::XnnpackOptions());
     INFO(xnn.error);
     REQUIRE(xnn.error.empty());
-    CHECK(xnn.backend == "xnnpack");
+    CHECK(xnn.family == lr::KernelFamily::kXnnpack);
     if (lt::XnnpackRequantizesInFp32()) CHECK(values(xnn.bytes) == fp32);
     for (const auto& variant : lt::OwnDepthwiseVariants()) {
       INFO("own kernel: " << variant.name);
-      const Output own = RunNode(b.model, input, variant.no_own_kernels, 1);
-      const Output own2 = RunNode(b.model, input, variant.no_own_kernels, 2);
+      const Output own = RunNode(b.model, input, variant.Options(1));
+      const Output own2 = RunNode(b.model, input, variant.Options(2));
       INFO(own.error);
       REQUIRE(own.error.empty());
       if (!k.int8 && !variant.takes_uint8) {
-        CHECK(own.backend == "xnnpack");
+        CHECK(own.family == lr::KernelFamily::kXnnpack);
         continue;
       }
-      CHECK(own.backend == "lookout");
+      CHECK(own.family == variant.family);
       CHECK(values(own.bytes) == fp32);
       CHECK(own2.bytes == own.bytes);
     }
@@ -287,10 +283,10 @@ TEST_CASE("on arm64, an int8 DEPTHWISE_CONV_2D filter holding -128 stays with XN
     k.int8_min_weight = min_weight;
     const Built b = Build(k, rng);
     std::vector<uint8_t> input(static_cast<size_t>(k.h * k.w * k.c), 0x80);  // all -128: the worst products
-    const Output own = RunNode(b.model, input, "0", 1);
+    const Output own = RunNode(b.model, input, lr::InterpreterOptions{});
     INFO(own.error);
     REQUIRE(own.error.empty());
-    CHECK(own.backend == (min_weight ? "xnnpack" : "lookout"));
+    CHECK(own.family == (min_weight ? lr::KernelFamily::kXnnpack : lr::KernelFamily::kOwnArm));
   }
 }
 #endif

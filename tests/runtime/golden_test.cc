@@ -68,13 +68,13 @@ fs::path ModelPath(const std::string& model_name) {
   return fs::exists(bundled) ? bundled : SharedDir() / "models" / (model_name + ".tflite");
 }
 
-std::unique_ptr<lr::Interpreter> Open(const std::string& model_name, lr::Backend backend, int threads) {
+std::unique_ptr<lr::Interpreter> Open(const std::string& model_name, lr::KernelFamilies backend, int threads) {
   const fs::path model_path = ModelPath(model_name);
   auto model = lr::Model::FromFile(model_path.string());
   INFO("model " << model_name << ": " << model.status().message());
   REQUIRE(model.ok());
   lr::InterpreterOptions options;
-  options.backend = backend;
+  options.kernels = backend;
   options.num_threads = threads;
   auto interpreter = lr::Interpreter::Create(*model, options);
   INFO(interpreter.status().message());
@@ -101,7 +101,7 @@ size_t CheckReference(const fs::path& golden) {
 
   size_t total = 0;
   for (const auto& [model_name, images] : cases) {
-    auto interpreter = Open(model_name, lr::Backend::kReference, 1);
+    auto interpreter = Open(model_name, lr::KernelFamilies::ReferenceOnly(), 1);
     auto& interp = *interpreter;
     for (const auto& image : images) {
       const auto input = ReadFileBytes(golden / (model_name + "__" + image + ".in.raw"));
@@ -134,10 +134,10 @@ size_t CheckFastPath(const fs::path& golden) {
   REQUIRE(fs::is_directory(golden));
   const auto cases = GoldenCases(golden);
   for (const auto& [model_name, images] : cases) {
-    auto one = Open(model_name, lr::Backend::kXnnpack, 1);
-    auto two = Open(model_name, lr::Backend::kXnnpack, 2);
+    auto one = Open(model_name, lr::KernelFamilies::All(), 1);
+    auto two = Open(model_name, lr::KernelFamilies::All(), 2);
     size_t fast_nodes = 0;
-    for (size_t n = 0; n < one->node_count(); ++n) fast_nodes += one->node_details(n).backend != "reference";
+    for (size_t n = 0; n < one->node_count(); ++n) fast_nodes += one->node_details(n).family != lr::KernelFamily::kReference;
     INFO(model_name << ": " << fast_nodes << " of " << one->node_count() << " nodes off the reference kernels");
     CHECK(fast_nodes * 2 > one->node_count());
     const lr::DataType type = one->output_details(0).type;

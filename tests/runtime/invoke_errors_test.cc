@@ -56,10 +56,10 @@ TEST_CASE("Invoke() stops at the first failing kernel and names its node and op"
   const std::vector<uint8_t> bytes = TwoAdds();
   auto model = lr::Model::FromBuffer(bytes);
   REQUIRE(model.ok());
-  for (const lr::Backend backend : {lr::Backend::kReference, lr::Backend::kXnnpack}) {
+  for (const lr::KernelFamilies backend : {lr::KernelFamilies::ReferenceOnly(), lr::KernelFamilies::All()}) {
     INFO("backend " << lr::BackendName(backend));
     lr::InterpreterOptions options;
-    options.backend = backend;
+    options.kernels = backend;
     auto interpreter = lr::Interpreter::Create(*model, options);
     REQUIRE(interpreter.ok());
     lr::Interpreter& interp = **interpreter;

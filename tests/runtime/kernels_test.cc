@@ -238,8 +238,8 @@ TEST_CASE("HARD_SWISH is x * relu6(x + 3) / 6 on every backend", "[kernels]") {
   const auto model = b.Build();
   std::vector<uint8_t> all(256);
   for (int v = 0; v < 256; ++v) all[static_cast<size_t>(v)] = static_cast<uint8_t>(v);
-  const auto ref = lt::RunModel(model, {all}, lr::Backend::kReference);
-  const auto fast = lt::RunModel(model, {all}, lr::Backend::kXnnpack);
+  const auto ref = lt::RunModel(model, {all}, lr::KernelFamilies::ReferenceOnly());
+  const auto fast = lt::RunModel(model, {all}, lr::KernelFamilies::All());
   INFO(ref.error << fast.error);
   REQUIRE(ref.error.empty());
   REQUIRE(fast.error.empty());
@@ -272,8 +272,8 @@ TEST_CASE("the lookup table gives the reference HARD_SWISH at every length, vect
       state = state * 1664525u + 1013904223u;
       v = static_cast<uint8_t>(state >> 24);
     }
-    const auto ref = lt::RunModel(model, {bytes}, lr::Backend::kReference);
-    const auto fast = lt::RunModel(model, {bytes}, lr::Backend::kXnnpack);
+    const auto ref = lt::RunModel(model, {bytes}, lr::KernelFamilies::ReferenceOnly());
+    const auto fast = lt::RunModel(model, {bytes}, lr::KernelFamilies::All());
     INFO("n = " << n << ": " << ref.error << fast.error);
     REQUIRE(ref.error.empty());
     REQUIRE(fast.error.empty());
@@ -294,7 +294,7 @@ TEST_CASE("QUANTIZE int8 to uint8 with equal scales adds 128 on every backend", 
     all[static_cast<size_t>(v + 128)] = static_cast<uint8_t>(static_cast<int8_t>(v));
     expected[static_cast<size_t>(v + 128)] = static_cast<uint8_t>(v + 128);
   }
-  for (const auto backend : {lr::Backend::kReference, lr::Backend::kXnnpack}) {
+  for (const auto backend : {lr::KernelFamilies::ReferenceOnly(), lr::KernelFamilies::All()}) {
     const auto r = lt::RunModel(model, {all}, backend);
     INFO(lr::BackendName(backend) << ": " << r.error);
     REQUIRE(r.error.empty());
@@ -326,8 +326,8 @@ TEST_CASE("the tabulated SOFTMAX gives the reference kernel's bits", "[kernels]"
           std::vector<uint8_t> input(static_cast<size_t>(rows * depth));
           for (auto& v : input) v = next();
           input[5] = 255;  // a clear winner in row 0
-          const auto ref = lt::RunModel(model, {input}, lr::Backend::kReference);
-          const auto fast = lt::RunModel(model, {input}, lr::Backend::kXnnpack);
+          const auto ref = lt::RunModel(model, {input}, lr::KernelFamilies::ReferenceOnly());
+          const auto fast = lt::RunModel(model, {input}, lr::KernelFamilies::All());
           INFO("depth " << depth << " scale " << scale << " beta " << beta << " int8 " << int8 << ": " << ref.error
                         << fast.error);
           REQUIRE(ref.error.empty());
@@ -355,7 +355,7 @@ TEST_CASE("ADD of a constant scalar saturates as integer addition on every backe
     input[static_cast<size_t>(i)] = static_cast<uint8_t>((i * 7) % 256);
     expected[static_cast<size_t>(i)] = static_cast<uint8_t>(std::min((i * 7) % 256 + 6, 255));
   }
-  for (const auto backend : {lr::Backend::kReference, lr::Backend::kXnnpack}) {
+  for (const auto backend : {lr::KernelFamilies::ReferenceOnly(), lr::KernelFamilies::All()}) {
     const auto r = lt::RunModel(model, {input}, backend);
     INFO(lr::BackendName(backend) << ": " << r.error);
     REQUIRE(r.error.empty());

@@ -174,7 +174,7 @@ std::vector<uint8_t> ModelBuilder::Build() const {
 }
 
 RunResult RunModel(const std::vector<uint8_t>& bytes, const std::vector<std::vector<uint8_t>>& inputs,
-                   lookout::runtime::Backend backend) {
+                   lookout::runtime::KernelFamilies backend) {
   namespace lr = lookout::runtime;
   RunResult result;
   auto model = lr::Model::FromBuffer(bytes);
@@ -183,7 +183,7 @@ RunResult RunModel(const std::vector<uint8_t>& bytes, const std::vector<std::vec
     return result;
   }
   lr::InterpreterOptions options;
-  options.backend = backend;
+  options.kernels = backend;
   auto interpreter = lr::Interpreter::Create(*model, options);
   if (!interpreter.ok()) {
     result.error = "create: " + interpreter.status().message();

@@ -126,7 +126,7 @@ struct RunResult {
 /// Loads `model` from memory, creates an interpreter on `backend`, allocates,
 /// copies `inputs` (one byte vector per graph input) and invokes once.
 RunResult RunModel(const std::vector<uint8_t>& model, const std::vector<std::vector<uint8_t>>& inputs,
-                   lookout::runtime::Backend backend = lookout::runtime::Backend::kReference);
+                   lookout::runtime::KernelFamilies backend = lookout::runtime::KernelFamilies::ReferenceOnly());
 
 /// int8 values as bytes, and back.
 std::vector<uint8_t> Bytes(const std::vector<int8_t>& values);

@@ -65,11 +65,11 @@ struct Outcome {
 };
 
 // Load -> Create -> AllocateTensors -> Invoke on a fixed input pattern.
-Outcome Exercise(std::span<const uint8_t> bytes, lr::Backend backend = lr::Backend::kXnnpack) {
+Outcome Exercise(std::span<const uint8_t> bytes, lr::KernelFamilies backend = lr::KernelFamilies::All()) {
   auto model = lr::Model::FromBuffer(bytes);
   if (!model.ok()) return {Stage::kLoad, model.status().message()};
   lr::InterpreterOptions options;
-  options.backend = backend;
+  options.kernels = backend;
   auto interpreter = lr::Interpreter::Create(*model, options);
   if (!interpreter.ok()) return {Stage::kCreate, interpreter.status().message()};
   auto& interp = **interpreter;
@@ -472,7 +472,7 @@ TEST_CASE("models Lookout cannot run are refused saying exactly what and where",
     b.SetSubgraphCount(2);
     cases.push_back({"more than one subgraph", b.Build(), true, {"2 subgraphs"}});
   }
-  for (const auto backend : {lr::Backend::kReference, lr::Backend::kXnnpack}) {
+  for (const auto backend : {lr::KernelFamilies::ReferenceOnly(), lr::KernelFamilies::All()}) {
     for (const Case& c : cases) {
       const Outcome o = Exercise(c.model, backend);
       INFO(lr::BackendName(backend) << ", " << c.what << ": " << o.message);

@@ -22,29 +22,25 @@ using tflite::ActivationFunctionType;
 namespace {
 
 struct Out {
-  std::string error, backend;
+  std::string error;
+  lr::KernelFamily family = lr::KernelFamily::kReference;
   std::vector<uint8_t> bytes;
 };
 
-// The two-input MUL model on the reference backend ("" = reference) or the
-// xnnpack backend with LOOKOUT_NO_OWN_KERNELS = `no_own`.
+// The two-input MUL model with `options`.
 Out Run(const std::vector<uint8_t>& model_bytes, const std::vector<uint8_t>& a, const std::vector<uint8_t>& b,
-        const std::string& no_own) {
+        const lr::InterpreterOptions& options) {
   Out r;
-  if (!no_own.empty()) setenv("LOOKOUT_NO_OWN_KERNELS", no_own.c_str(), 1);
   auto model = lr::Model::FromBuffer(model_bytes);
-  lr::InterpreterOptions options;
-  options.backend = no_own.empty() ? lr::Backend::kReference : lr::Backend::kXnnpack;
   auto interpreter = model.ok() ? lr::Interpreter::Create(*model, options)
                                 : lr::Result<std::unique_ptr<lr::Interpreter>>(model.status());
   lr::Status status = interpreter.ok() ? (*interpreter)->AllocateTensors() : interpreter.status();
-  unsetenv("LOOKOUT_NO_OWN_KERNELS");
   if (!status.ok()) {
     r.error = status.message();
     return r;
   }
   auto& interp = **interpreter;
-  r.backend = interp.node_details(0).backend;
+  r.family = interp.node_details(0).family;
   auto in0 = interp.input_data(0), in1 = interp.input_data(1);
   std::copy(a.begin(), a.end(), in0.begin());
   std::copy(b.begin(), b.end(), in1.begin());
@@ -108,15 +104,15 @@ TEST_CASE("own MUL kernels equal the reference MUL byte for byte", "[kernels][mu
           std::vector<uint8_t> a(Elements(s.a)), b(Elements(s.b));
           for (auto& v : a) v = static_cast<uint8_t>(byte(rng));
           for (auto& v : b) v = static_cast<uint8_t>(byte(rng));
-          const Out reference = Run(model, a, b, "");
+          const Out reference = Run(model, a, b, lt::ReferenceOptions());
           INFO((int8 ? "int8" : "uint8") << " shapes " << s.a.size() << "-D, output scale ratio " << ratio);
           REQUIRE(reference.error.empty());
           for (const auto& variant : variants) {
             INFO("own kernel: " << variant.name);
-            const Out own = Run(model, a, b, variant.no_own_kernels);
+            const Out own = Run(model, a, b, variant.Options());
             INFO(own.error);
             REQUIRE(own.error.empty());
-            CHECK(own.backend == "lookout");
+            CHECK(own.family == variant.family);
             CHECK(own.bytes == reference.bytes);
           }
           ++cases;
@@ -147,11 +143,11 @@ TEST_CASE("own MUL by hand: ties round away from zero", "[kernels][mul]") {
   const auto model2 = MulModel(false, {1, 3}, {1, 3}, {1, 3}, 1.0f, 0, 1.0f, 4, 4.0f, 100, ActivationFunctionType::NONE);
   for (const auto& variant : variants) {
     INFO("own kernel: " << variant.name);
-    const Out own = Run(model, a, b, variant.no_own_kernels);
+    const Out own = Run(model, a, b, variant.Options());
     REQUIRE(own.error.empty());
-    CHECK(own.backend == "lookout");
+    CHECK(own.family == variant.family);
     CHECK(own.bytes == std::vector<uint8_t>{101, 102, 103, 101, 101, 100, 100, 100});
-    const Out own2 = Run(model2, {1, 3, 5}, {2, 2, 2}, variant.no_own_kernels);
+    const Out own2 = Run(model2, {1, 3, 5}, {2, 2, 2}, variant.Options());
     REQUIRE(own2.error.empty());
     CHECK(own2.bytes == std::vector<uint8_t>{99, 98, 97});
   }

@@ -56,20 +56,20 @@ TEST_CASE("Invoke() allocates nothing on any backend or thread count", "[runtime
     REQUIRE(models.size() >= 8);
   }
   for (const auto& path : models) {
-    for (const auto backend : {lr::Backend::kReference, lr::Backend::kXnnpack}) {
+    for (const auto backend : {lr::KernelFamilies::ReferenceOnly(), lr::KernelFamilies::All()}) {
       for (const int threads : {1, 2}) {
         // The reference kernels are slow (seconds under ASan) and share one
         // code path: the smallest model suffices for them.
         const std::string reference_model = models.size() > 1 ? "mobilenet_v1_0.25_128_quant"
                                                                 : "mobilenet_v2_1.0_224_quant";
-        if (backend == lr::Backend::kReference && (threads == 2 || path.stem() != reference_model)) {
+        if (backend == lr::KernelFamilies::ReferenceOnly() && (threads == 2 || path.stem() != reference_model)) {
           continue;
         }
         INFO(path.filename().string() << " " << lr::BackendName(backend) << " threads " << threads);
         auto model = lr::Model::FromFile(path.string());
         REQUIRE(model.ok());
         lr::InterpreterOptions options;
-        options.backend = backend;
+        options.kernels = backend;
         options.num_threads = threads;
         auto interpreter = lr::Interpreter::Create(*model, options);
         REQUIRE(interpreter.ok());

@@ -1,11 +1,12 @@
 // Which of Lookout's own CPU-specific kernels this CPU runs, for the tests
-// that check them: each variant with the LOOKOUT_NO_OWN_KERNELS value that
-// makes the xnnpack backend pick it.
+// that check them: each variant with the InterpreterOptions that pick it.
 #ifndef LOOKOUT_TESTS_RUNTIME_OWN_KERNELS_H_
 #define LOOKOUT_TESTS_RUNTIME_OWN_KERNELS_H_
 
 #include <string>
 #include <vector>
+
+#include "lookout/runtime/interpreter.h"
 
 #if defined(__aarch64__)
 #include <asm/hwcap.h>
@@ -15,10 +16,37 @@
 namespace lookout::testing {
 
 struct OwnKernelVariant {
-  std::string name;            // the instruction set it is written for
-  std::string no_own_kernels;  // LOOKOUT_NO_OWN_KERNELS value selecting it
-  bool takes_uint8 = true;     // false: int8 nodes only (uint8 ones stay with XNNPACK)
+  std::string name;                  // the instruction set it is written for
+  runtime::KernelFamily family;      // kOwnX86 or kOwnArm
+  runtime::OwnKernelOptions own;     // the switches selecting it
+  bool takes_uint8 = true;           // false: int8 nodes only (uint8 ones stay with XNNPACK)
+
+  /// Every kernel family, with this variant's switches.
+  runtime::InterpreterOptions Options(int threads = 1) const {
+    runtime::InterpreterOptions options;
+    options.num_threads = threads;
+    options.own_kernels = own;
+    return options;
+  }
 };
+
+/// XNNPACK wherever it runs the node: Lookout's own kernels left out.
+inline runtime::InterpreterOptions XnnpackOptions(int threads = 1) {
+  runtime::InterpreterOptions options;
+  options.num_threads = threads;
+  options.kernels = runtime::KernelFamilies::All()
+                        .without(runtime::KernelFamily::kOwnX86)
+                        .without(runtime::KernelFamily::kOwnArm);
+  return options;
+}
+
+/// TFLite's reference kernels only.
+inline runtime::InterpreterOptions ReferenceOptions(int threads = 1) {
+  runtime::InterpreterOptions options;
+  options.num_threads = threads;
+  options.kernels = runtime::KernelFamilies::ReferenceOnly();
+  return options;
+}
 
 inline bool CpuHasAvx512Vnni() {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -42,12 +70,17 @@ inline bool CpuHasArmDotProduct() {
 /// where the CPU has it, and the plain NEON one (Cortex-A72, Pi 4) always.
 inline std::vector<OwnKernelVariant> OwnPointwiseVariants() {
   std::vector<OwnKernelVariant> variants;
-  if (CpuHasAvx512Vnni()) variants.push_back({"x86-64 AVX-512 VNNI", "0"});
+  if (CpuHasAvx512Vnni()) variants.push_back({"x86-64 AVX-512 VNNI", runtime::KernelFamily::kOwnX86, {}});
 #if defined(__aarch64__)
-  // "defer": also where the xnnpack backend leaves a node to XNNPACK (small K,
-  // types XNNPACK has dot-product GEMMs for).
-  if (CpuHasArmDotProduct()) variants.push_back({"arm64 NEON with dot product (Cortex-A76 class)", "defer"});
-  variants.push_back({"arm64 NEON without dot product (Cortex-A72 class)", "dot,defer"});
+  // No deferral: also where the default options leave a node to XNNPACK
+  // (small K, types XNNPACK has dot-product GEMMs for).
+  runtime::OwnKernelOptions own;
+  own.defer_to_xnnpack = false;
+  if (CpuHasArmDotProduct()) {
+    variants.push_back({"arm64 NEON with dot product (Cortex-A76 class)", runtime::KernelFamily::kOwnArm, own});
+  }
+  own.dot_product = false;
+  variants.push_back({"arm64 NEON without dot product (Cortex-A72 class)", runtime::KernelFamily::kOwnArm, own});
 #endif
   return variants;
 }
@@ -59,10 +92,10 @@ inline std::vector<OwnKernelVariant> OwnDepthwiseVariants() {
   std::vector<OwnKernelVariant> variants;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
-    variants.push_back({"x86-64 AVX-512", "0"});
+    variants.push_back({"x86-64 AVX-512", runtime::KernelFamily::kOwnX86, {}});
   }
 #elif defined(__aarch64__)
-  variants.push_back({"arm64 NEON, int8", "0", false});
+  variants.push_back({"arm64 NEON, int8", runtime::KernelFamily::kOwnArm, {}, false});
 #endif
   return variants;
 }
@@ -70,7 +103,7 @@ inline std::vector<OwnKernelVariant> OwnDepthwiseVariants() {
 /// The MUL kernel variants this CPU runs: NEON on 64-bit Arm.
 inline std::vector<OwnKernelVariant> OwnMulVariants() {
 #if defined(__aarch64__)
-  return {{"arm64 NEON", "0"}};
+  return {{"arm64 NEON", runtime::KernelFamily::kOwnArm, {}}};
 #else
   return {};
 #endif

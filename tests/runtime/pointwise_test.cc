@@ -34,25 +34,19 @@ namespace {
 struct Run {
   std::string error;
   std::vector<uint8_t> output;
-  std::string backend;  // of node 0
+  lr::KernelFamily family = lr::KernelFamily::kReference;  // of node 0
 };
 
-// Runs a one-input, one-output model on the xnnpack backend with
-// LOOKOUT_NO_OWN_KERNELS = `no_own` ("1": XNNPACK's operators; see
-// own_kernels.h for the values selecting each own kernel), read when kernels
-// are created.
-Run RunOnce(const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& input, const std::string& no_own,
-            int threads = 1) {
+// Runs a one-input, one-output model with `options` (own_kernels.h: the
+// options selecting XNNPACK or each own kernel).
+Run RunOnce(const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& input,
+            const lr::InterpreterOptions& options) {
   Run r;
-  setenv("LOOKOUT_NO_OWN_KERNELS", no_own.c_str(), 1);
   auto model = lr::Model::FromBuffer(bytes);
   if (!model.ok()) {
     r.error = "load: " + model.status().message();
     return r;
   }
-  lr::InterpreterOptions options;
-  options.backend = lr::Backend::kXnnpack;
-  options.num_threads = threads;
   auto interpreter = lr::Interpreter::Create(*model, options);
   if (!interpreter.ok()) {
     r.error = "create: " + interpreter.status().message();
@@ -63,7 +57,6 @@ Run RunOnce(const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& input
     r.error = "allocate: " + st.message();
     return r;
   }
-  unsetenv("LOOKOUT_NO_OWN_KERNELS");
   auto in = interp.input_data(0);
   if (in.size() != input.size()) {
     r.error = "input size";
@@ -76,7 +69,7 @@ Run RunOnce(const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& input
   }
   auto out = interp.output_data(0);
   r.output.assign(out.begin(), out.end());
-  r.backend = interp.node_details(0).backend;
+  r.family = interp.node_details(0).family;
   return r;
 }
 
@@ -264,17 +257,17 @@ std::vector<int32_t> Values(const Problem& p, const std::vector<uint8_t>& bytes)
 // definition byte for byte, which is within 1 LSB of double precision.
 void CheckOutputs(const Problem& p, const std::vector<uint8_t>& model, const std::vector<int32_t>& fp32,
                   int threads) {
-  const Run xnn = RunOnce(model, p.input, "1", threads);
+  const Run xnn = RunOnce(model, p.input, lt::XnnpackOptions(threads));
   INFO(xnn.error);
   REQUIRE(xnn.error.empty());
-  CHECK(xnn.backend == "xnnpack");
+  CHECK(xnn.family == lr::KernelFamily::kXnnpack);
   if (lt::XnnpackRequantizesInFp32()) CHECK(Values(p, xnn.output) == fp32);
   for (const auto& variant : lt::OwnPointwiseVariants()) {
     INFO("own kernel: " << variant.name);
-    const Run own = RunOnce(model, p.input, variant.no_own_kernels, threads);
+    const Run own = RunOnce(model, p.input, variant.Options(threads));
     INFO(own.error);
     REQUIRE(own.error.empty());
-    CHECK(own.backend == "lookout");
+    CHECK(own.family == variant.family);
     CHECK(Values(p, own.output) == fp32);
   }
 }
@@ -502,13 +495,13 @@ TEST_CASE("pointwise CONV_2D by hand", "[pointwise]") {
     const std::vector<uint8_t> expected = {16, 10, 16, 12, 14, 12, 10, 8, 10, 14};
     for (const auto& variant : lt::OwnPointwiseVariants()) {
       INFO("own kernel: " << variant.name);
-      const Run r = RunOnce(b.Build(), input, variant.no_own_kernels);
+      const Run r = RunOnce(b.Build(), input, variant.Options());
       INFO(r.error);
       REQUIRE(r.error.empty());
-      CHECK(r.backend == "lookout");
+      CHECK(r.family == variant.family);
       CHECK(r.output == expected);
     }
-    if (lt::XnnpackRequantizesInFp32()) CHECK(RunOnce(b.Build(), input, "1").output == expected);
+    if (lt::XnnpackRequantizesInFp32()) CHECK(RunOnce(b.Build(), input, lt::XnnpackOptions()).output == expected);
   }
   SECTION("int8 per-channel: scales per output channel, ties to even, RELU6") {
     // Input scale 1 zp -1; filter channel 0 scale 0.5, channel 1 scale 0.25;
@@ -533,13 +526,13 @@ TEST_CASE("pointwise CONV_2D by hand", "[pointwise]") {
     const std::vector<int8_t> expected = {2, 6, 4, 4, 6, 6, 0, 0};
     for (const auto& variant : lt::OwnPointwiseVariants()) {
       INFO("own kernel: " << variant.name);
-      const Run r = RunOnce(b.Build(), lt::Bytes(input), variant.no_own_kernels);
+      const Run r = RunOnce(b.Build(), lt::Bytes(input), variant.Options());
       INFO(r.error);
       REQUIRE(r.error.empty());
-      CHECK(r.backend == "lookout");
+      CHECK(r.family == variant.family);
       CHECK(lt::AsInt8(r.output) == expected);
     }
-    if (lt::XnnpackRequantizesInFp32()) CHECK(lt::AsInt8(RunOnce(b.Build(), lt::Bytes(input), "1").output) == expected);
+    if (lt::XnnpackRequantizesInFp32()) CHECK(lt::AsInt8(RunOnce(b.Build(), lt::Bytes(input), lt::XnnpackOptions()).output) == expected);
   }
 }
 

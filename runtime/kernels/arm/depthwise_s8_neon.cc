@@ -31,7 +31,6 @@
 
 #include "kernels/arm/requant_neon.h"
 #include "kernels/kernel_util.h"
-#include "kernels/pointwise.h"
 #include "kernels/reference/quantization.h"
 #include "tflite_schema_generated.h"
 
@@ -163,7 +162,7 @@ class DepthwiseS8NeonKernel : public OpKernel, DepthwiseGeometry {
     return {};
   }
 
-  const char* backend() const override { return "lookout"; }
+  KernelFamily family() const override { return KernelFamily::kOwnArm; }
 
  private:
   static void RunRow(void* context, size_t row, size_t block) {
@@ -283,8 +282,8 @@ class DepthwiseS8NeonKernel : public OpKernel, DepthwiseGeometry {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t pool) {
-  if (ctx.node().op_code != BuiltinOperator::kDepthwiseConv2D || OwnKernelDisabled("depthwise")) return nullptr;
+std::unique_ptr<OpKernel> MakeArmDepthwiseKernel(KernelContext& ctx, const KernelEnvironment& env) {
+  if (ctx.node().op_code != BuiltinOperator::kDepthwiseConv2D || !env.own.depthwise) return nullptr;
   const Tensor* in = ctx.input(0);
   const Tensor* filter = ctx.input(1);
   const Tensor* out = ctx.output(0);
@@ -316,7 +315,7 @@ std::unique_ptr<OpKernel> MakeDepthwiseKernel(KernelContext& ctx, pthreadpool_t 
     const float scale = in->scale * filter_scale / out->scale;
     if (!(scale < 256.0f) || !(scale >= 0x1.0p-32f)) return nullptr;
   }
-  auto kernel = std::make_unique<DepthwiseS8NeonKernel>(pool);
+  auto kernel = std::make_unique<DepthwiseS8NeonKernel>(env.pool);
   if (!kernel->Prepare(ctx).ok()) return nullptr;
   return kernel;
 }

@@ -20,7 +20,6 @@
 #include "kernels/broadcast.h"
 #include "kernels/kernel_util.h"
 #include "kernels/mul.h"
-#include "kernels/pointwise.h"
 #include "kernels/reference/quantization.h"
 #include "tflite_schema_generated.h"
 
@@ -62,7 +61,7 @@ class MulArmKernel : public OpKernel {
     return {};
   }
 
-  const char* backend() const override { return "lookout"; }
+  KernelFamily family() const override { return KernelFamily::kOwnArm; }
 
  private:
   template <bool kSigned>
@@ -160,8 +159,8 @@ class MulArmKernel : public OpKernel {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> MakeMulKernel(KernelContext& ctx) {
-  if (ctx.node().op_code != BuiltinOperator::kMul || OwnKernelDisabled("mul")) return nullptr;
+std::unique_ptr<OpKernel> MakeArmMulKernel(KernelContext& ctx, const KernelEnvironment& env) {
+  if (ctx.node().op_code != BuiltinOperator::kMul || !env.own.mul) return nullptr;
   const Tensor* a = ctx.input(0);
   const Tensor* b = ctx.input(1);
   if (a == nullptr || b == nullptr || a->is_constant || b->is_constant) return nullptr;

@@ -11,7 +11,6 @@
 // one (uint8 only: int8 weights have zw = 0 and oa = ow = 0) computed from
 // each pixel's row sum. Then XNNPACK's fp32 requantization: the outputs are
 // byte for byte those of the x86 kernels and of XNNPACK's fp32 operators.
-#include <sys/auxv.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +21,6 @@
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
-#include <asm/hwcap.h>
 #endif
 
 #include "kernels/arm/gemm.h"
@@ -41,11 +39,6 @@ using arm::GemmFn;
 using arm::kGemmKStep;
 using arm::kGemmMr;
 using arm::MullMode;
-
-bool CpuHasDotProduct() {
-  static const bool ok = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
-  return ok;
-}
 
 constexpr size_t kMaxPatch = 1024;  // bytes of one gathered patch, at most
 // Below this depth (K) the tiles' per-block work (reducing lanes,
@@ -207,7 +200,7 @@ class PointwiseArmKernel : public OpKernel {
     return {};
   }
 
-  const char* backend() const override { return "lookout"; }
+  KernelFamily family() const override { return KernelFamily::kOwnArm; }
 
  private:
   static void RunTile(void* context, size_t tile) {
@@ -408,7 +401,7 @@ std::vector<float> Scales(const Tensor& in, const Tensor& filter, const Tensor& 
 }
 
 std::unique_ptr<OpKernel> Make(const Tensor& in, const Tensor& filter, const Tensor* bias, const Tensor& out,
-                               int activation, const Window* window, pthreadpool_t pool) {
+                               int activation, const Window* window, const KernelEnvironment& env) {
   if (in.type != filter.type || in.type != out.type) return nullptr;
   if (in.type != DataType::kUInt8 && in.type != DataType::kInt8) return nullptr;
   if (!filter.is_constant || filter.data == nullptr) return nullptr;
@@ -421,7 +414,7 @@ std::unique_ptr<OpKernel> Make(const Tensor& in, const Tensor& filter, const Ten
   } else if (k > kMaxPatch) {
     return nullptr;
   }
-  const bool defer = !OwnKernelDisabled("defer");
+  const bool defer = env.own.defer_to_xnnpack && env.xnnpack_allowed;
   if (k < (in.type == DataType::kInt8 ? kMinDepthInt8 : kMinDepth) && defer) return nullptr;
   if (in.type == DataType::kUInt8) {
     if (filter.quantization.scale.size() > 1) return nullptr;
@@ -440,12 +433,12 @@ std::unique_ptr<OpKernel> Make(const Tensor& in, const Tensor& filter, const Ten
   if (lo > hi) return nullptr;
   const std::vector<float> scales = Scales(in, filter, out, oc);
   if (scales.empty()) return nullptr;
-  const bool dot = CpuHasDotProduct() && !OwnKernelDisabled("dot");
+  const bool dot = env.cpu->arm_dot_product && env.own.dot_product;
   if (dot && defer && XnnpackHasDotGemm(in.type)) return nullptr;
-  return std::make_unique<PointwiseArmKernel>(in, filter, bias, out, scales, lo, hi, window, pool, dot);
+  return std::make_unique<PointwiseArmKernel>(in, filter, bias, out, scales, lo, hi, window, env.pool, dot);
 }
 
-std::unique_ptr<OpKernel> Conv2D(KernelContext& ctx, pthreadpool_t pool) {
+std::unique_ptr<OpKernel> Conv2D(KernelContext& ctx, const KernelEnvironment& env) {
   const auto* o = ctx.op()->builtin_options_as_Conv2DOptions();
   if (o == nullptr) return nullptr;
   const Tensor* in = ctx.input(0);
@@ -457,7 +450,7 @@ std::unique_ptr<OpKernel> Conv2D(KernelContext& ctx, pthreadpool_t pool) {
   const int activation = static_cast<int>(o->fused_activation_function());
   const bool pointwise = filter->dim(1) == 1 && filter->dim(2) == 1 && o->stride_h() == 1 && o->stride_w() == 1 &&
                          in->dim(1) == out->dim(1) && in->dim(2) == out->dim(2);
-  if (pointwise) return Make(*in, *filter, ctx.input(2), *out, activation, nullptr, pool);
+  if (pointwise) return Make(*in, *filter, ctx.input(2), *out, activation, nullptr, env);
   if (o->stride_h() <= 0 || o->stride_w() <= 0 || o->dilation_h_factor() <= 0 || o->dilation_w_factor() <= 0) {
     return nullptr;
   }
@@ -478,26 +471,26 @@ std::unique_ptr<OpKernel> Conv2D(KernelContext& ctx, pthreadpool_t pool) {
     w.pad_left = ComputePadding(w.stride_w, w.dilation_w, w.in_w, w.kernel_w, out->dim(2));
   }
   if (w.batch_pixels == 0 || w.channels <= 0 || w.out_w <= 0) return nullptr;
-  return Make(*in, *filter, ctx.input(2), *out, activation, &w, pool);
+  return Make(*in, *filter, ctx.input(2), *out, activation, &w, env);
 }
 
-std::unique_ptr<OpKernel> FullyConnected(KernelContext& ctx, pthreadpool_t pool) {
+std::unique_ptr<OpKernel> FullyConnected(KernelContext& ctx, const KernelEnvironment& env) {
   const auto* o = ctx.op()->builtin_options_as_FullyConnectedOptions();
   const Tensor* in = ctx.input(0);
   const Tensor* filter = ctx.input(1);
   const Tensor* out = ctx.output(0);
   if (in == nullptr || filter == nullptr || out == nullptr || filter->rank() != 2) return nullptr;
   const int activation = o != nullptr ? static_cast<int>(o->fused_activation_function()) : 0;
-  return Make(*in, *filter, ctx.input(2), *out, activation, nullptr, pool);
+  return Make(*in, *filter, ctx.input(2), *out, activation, nullptr, env);
 }
 
 }  // namespace
 
-std::unique_ptr<OpKernel> MakePointwiseKernel(KernelContext& ctx, pthreadpool_t pool) {
-  if (OwnKernelDisabled("pointwise")) return nullptr;
+std::unique_ptr<OpKernel> MakeArmPointwiseKernel(KernelContext& ctx, const KernelEnvironment& env) {
+  if (!env.own.pointwise) return nullptr;
   switch (ctx.node().op_code) {
-    case BuiltinOperator::kConv2D: return Conv2D(ctx, pool);
-    case BuiltinOperator::kFullyConnected: return FullyConnected(ctx, pool);
+    case BuiltinOperator::kConv2D: return Conv2D(ctx, env);
+    case BuiltinOperator::kFullyConnected: return FullyConnected(ctx, env);
     default: return nullptr;
   }
 }

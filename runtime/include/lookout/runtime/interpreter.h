@@ -6,11 +6,12 @@
 //   AllocateTensors()       - each node's reference Prepare: all shape, type
 //                             and quantization checks and all precompute
 //                             (QuantizeMultiplier, activation clamps, padding);
-//                             on Backend::kXnnpack, the node then moves to an
-//                             XNNPACK operator (weights packed once) or a
-//                             lookup table where one runs it; then one arena
-//                             holds every activation tensor and the XNNPACK
-//                             operators are set up on it, once.
+//                             then each node's kernel family is chosen
+//                             (InterpreterOptions: lookup table, Lookout's
+//                             own x86/Arm kernels, XNNPACK, reference),
+//                             weights packed once; then one arena holds every
+//                             activation tensor and the kernels are set up
+//                             on it, once.
 //   Invoke()                - runs the nodes in order. Allocates nothing and
 //                             validates nothing; safe to call repeatedly.
 // The reference kernels' integer arithmetic matches TensorFlow Lite's
@@ -38,30 +39,98 @@ namespace internal {
 struct InterpreterTesting;
 }  // namespace internal
 
-/// Which kernels run the nodes.
-enum class Backend {
-  /// Portable reference kernels only: outputs equal TFLite's reference
-  /// kernels byte for byte.
+/// The families of kernels that can run a node. Every node has a reference
+/// kernel, whose Prepare() validates the node whatever family then runs it,
+/// so a bad model is refused with the same message under any options.
+enum class KernelFamily : uint8_t {
+  /// Portable reference kernels: TFLite's reference integer arithmetic
+  /// (tensorflow/lite/kernels/internal/reference), byte for byte.
   kReference,
-  /// XNNPACK operators for the nodes XNNPACK runs (CONV_2D, DEPTHWISE_CONV_2D,
-  /// FULLY_CONNECTED, ADD, MUL, AVERAGE_POOL_2D, MEAN), exact 256-entry
-  /// lookup tables for 8-bit element-wise ops (HARD_SWISH, QUANTIZE), the
-  /// reference kernels for the rest. XNNPACK requantizes in fp32, so outputs
-  /// may differ from the reference by a few LSB, as TFLite's XNNPACK
-  /// delegate's do.
+  /// Exact lookup tables computed by the node's reference kernel: 256
+  /// entries for an 8-bit element-wise node (HARD_SWISH, QUANTIZE, ADD / MUL
+  /// of a constant scalar), SOFTMAX's exp table. Same bytes as the reference.
+  kLookupTable,
+  /// XNNPACK operators (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD,
+  /// MUL, AVERAGE_POOL_2D, MEAN). XNNPACK requantizes in fp32, so outputs may
+  /// differ from the reference by a few LSB, as TFLite's XNNPACK delegate's do.
   kXnnpack,
+  /// Lookout's AVX-512 kernels on x86-64 (the GEMM of pointwise CONV_2D and
+  /// FULLY_CONNECTED with VNNI, DEPTHWISE_CONV_2D), where the CPU has them.
+  /// Byte for byte what XNNPACK's operator for the node computes.
+  kOwnX86,
+  /// Lookout's NEON kernels on 64-bit Arm (GEMM, int8 DEPTHWISE_CONV_2D,
+  /// MUL). Byte for byte what XNNPACK's fp32-requantizing operator computes.
+  kOwnArm,
 };
 
-/// "reference" / "xnnpack".
-const char* BackendName(Backend backend);
-/// Parses "reference" / "xnnpack"; false for anything else.
-bool ParseBackend(const std::string& name, Backend* backend);
+/// "reference", "lut", "xnnpack", "lookout-x86", "lookout-arm".
+const char* KernelFamilyName(KernelFamily family);
+
+/// A set of kernel families. kReference is always in it: it is what runs a
+/// node no other allowed family takes.
+class KernelFamilies {
+ public:
+  /// Every family; which one runs a node then depends on the node and the
+  /// CPU (see InterpreterOptions).
+  static constexpr KernelFamilies All() { return KernelFamilies(0x1f); }
+  static constexpr KernelFamilies ReferenceOnly() { return KernelFamilies(0x01); }
+
+  constexpr bool contains(KernelFamily family) const { return (bits_ & Bit(family)) != 0; }
+  constexpr KernelFamilies with(KernelFamily family) const { return KernelFamilies(bits_ | Bit(family)); }
+  /// The set without `family`; kReference stays.
+  constexpr KernelFamilies without(KernelFamily family) const {
+    return KernelFamilies((bits_ & ~Bit(family)) | 0x01);
+  }
+  constexpr bool operator==(const KernelFamilies&) const = default;
+
+ private:
+  constexpr explicit KernelFamilies(uint32_t bits) : bits_(bits) {}
+  static constexpr uint32_t Bit(KernelFamily family) { return uint32_t{1} << static_cast<uint32_t>(family); }
+  uint32_t bits_;
+};
+
+/// Finer switches over Lookout's own kernels (kOwnX86, kOwnArm), for tests
+/// and measurements; the defaults are what runs fastest.
+struct OwnKernelOptions {
+  bool pointwise = true;    ///< The GEMM kernels (pointwise CONV_2D, FULLY_CONNECTED, small-window CONV_2D).
+  bool depthwise = true;    ///< The DEPTHWISE_CONV_2D kernels.
+  bool mul = true;          ///< The MUL kernel (Arm).
+  /// Arm: the dot-product GEMM variant where the CPU has dot products
+  /// (Cortex-A76); false: the plain NEON variant (Cortex-A72's) everywhere.
+  bool dot_product = true;
+  /// Arm: leave a GEMM to XNNPACK where its kernels count fewer instructions
+  /// (depth K below 48 for uint8, 160 for int8; types for which XNNPACK has
+  /// dot-product GEMMs, on a dot-product CPU). Applies only when kXnnpack
+  /// may run; false makes our kernels take every GEMM they can.
+  bool defer_to_xnnpack = true;
+
+  constexpr bool operator==(const OwnKernelOptions&) const = default;
+};
 
 /// How to run a model.
+///
+/// Which family runs a node is decided once, in AllocateTensors(), in this
+/// order: a lookup table; Lookout's own kernel for this CPU (kOwnX86 or
+/// kOwnArm, as `own_kernels` allows); XNNPACK's operator; else the
+/// reference kernel. Each step only where `kernels` contains the family and
+/// the kernel can run the node exactly. A node whose data input is a
+/// constant tensor stays on the lookup table or the reference (the fast
+/// kernels may read XNN_EXTRA_BYTES past an activation; a constant lives
+/// unpadded in the model file). NodeDetails::family tells the outcome.
 struct InterpreterOptions {
   int32_t num_threads = 1;  ///< Threads of the one pthreadpool every kernel shares, >= 1.
-  Backend backend = Backend::kXnnpack;
+  KernelFamilies kernels = KernelFamilies::All();
+  OwnKernelOptions own_kernels;
 };
+
+/// The two presets lookoutd's /model/backend and the CLI's --backend name:
+/// "reference" = KernelFamilies::ReferenceOnly() (byte-exact TFLite
+/// reference outputs), "xnnpack" = KernelFamilies::All() (the fast path).
+/// False for any other name.
+bool ParseBackend(const std::string& name, KernelFamilies* kernels);
+/// "reference" or "xnnpack" for the presets; for any other set, its
+/// families' names joined by '+' ("reference+lut+xnnpack").
+std::string BackendName(KernelFamilies kernels);
 
 /// One node (operator) of the graph as prepared.
 struct NodeDetails {
@@ -70,7 +139,9 @@ struct NodeDetails {
   int32_t version = 1;           ///< Operator version in the model.
   std::vector<int32_t> inputs;   ///< Tensor indices; -1 = absent optional input.
   std::vector<int32_t> outputs;
-  std::string backend;           ///< "xnnpack", "lut" or "reference" (after AllocateTensors()).
+  /// The family of the kernel that runs the node (after AllocateTensors();
+  /// kReference before).
+  KernelFamily family = KernelFamily::kReference;
   uint64_t macs = 0;             ///< Multiply-accumulates per Invoke() (convolutions, FC).
 };
 
