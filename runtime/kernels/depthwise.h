@@ -35,7 +35,7 @@ struct DepthwiseGeometry {
 std::unique_ptr<OpKernel> MakeX86DepthwiseKernel(KernelContext& ctx, const KernelEnvironment& env);
 
 /// The same on 64-bit Arm (KernelFamily::kOwnArm, NEON,
-/// runtime/kernels/arm/depthwise_s8_neon.cc), for int8 nodes whose filter
+/// runtime/kernels/arm/dwconv_s8_neon.cc), for int8 nodes whose filter
 /// has zero point 0, bytes in [-127, 127] and at most 64 taps; the same
 /// outputs.
 std::unique_ptr<OpKernel> MakeArmDepthwiseKernel(KernelContext& ctx, const KernelEnvironment& env);

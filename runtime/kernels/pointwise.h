@@ -1,6 +1,6 @@
 // Lookout's own GEMM kernels for CONV_2D and FULLY_CONNECTED: AVX-512 VNNI
-// on x86-64 (runtime/kernels/pointwise.cc), NEON on 64-bit Arm
-// (runtime/kernels/arm/pointwise_arm.cc).
+// on x86-64 (runtime/kernels/x86/pointwise_avx512vnni.cc), NEON on 64-bit Arm
+// (runtime/kernels/arm/pointwise_neon.cc).
 #ifndef LOOKOUT_RUNTIME_KERNELS_POINTWISE_H_
 #define LOOKOUT_RUNTIME_KERNELS_POINTWISE_H_
 

@@ -1,7 +1,7 @@
 #include "src/kernel_choice.h"
 
-#include "kernels/lut.h"
-#include "kernels/xnnpack.h"
+#include "kernels/lut/lut.h"
+#include "kernels/xnnpack/ops.h"
 #if defined(__x86_64__)
 #include "kernels/depthwise.h"
 #include "kernels/pointwise.h"

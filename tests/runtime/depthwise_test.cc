@@ -1,6 +1,5 @@
-// Lookout's own DEPTHWISE_CONV_2D kernels (backend "lookout":
-// kernels/depthwise.cc on x86-64 with AVX-512, kernels/arm/depthwise_s8_neon.cc
-// for int8 on 64-bit Arm) against the fp32 requantization defined here (XNNPACK's:
+// Lookout's own DEPTHWISE_CONV_2D kernels (kernels/x86/dwconv_avx512.cc on
+// x86-64 with AVX-512, kernels/arm/dwconv_s8_neon.cc for int8 on 64-bit Arm) against the fp32 requantization defined here (XNNPACK's:
 // float(acc) x scale in float, rounded to nearest even), byte for byte over
 // a sweep of shapes, windows, strides, dilations, paddings and
 // quantizations; XNNPACK's operator for the node (LOOKOUT_NO_OWN_KERNELS=1)

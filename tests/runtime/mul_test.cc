@@ -1,5 +1,5 @@
-// Lookout's own MUL (backend "lookout", kernels/arm/mul_arm.cc on 64-bit
-// Arm) against the reference kernels, which reproduce TensorFlow Lite's
+// Lookout's own MUL (family "lookout-arm", kernels/arm/mul_8bit_neon.cc)
+// against the reference kernels, which reproduce TensorFlow Lite's
 // reference integer MUL (golden test): byte for byte over shapes,
 // broadcasts, scales (right and left shifts), zero points and activations;
 // and a few products worked out by hand, ties included.

@@ -1,5 +1,5 @@
-// Lookout's own pointwise CONV_2D / FULLY_CONNECTED kernels (backend
-// "lookout": kernels/pointwise.cc on x86-64 with AVX-512 VNNI,
+// Lookout's own pointwise CONV_2D / FULLY_CONNECTED kernels (families
+// "lookout-x86": kernels/x86/ with AVX-512 VNNI, and "lookout-arm":
 // kernels/arm/ on 64-bit Arm, each variant this CPU has) against the fp32
 // requantization defined here (XNNPACK's: float(acc) x scale in float,
 // rounded to nearest even), byte for byte over a sweep of shapes and

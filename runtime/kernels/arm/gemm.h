@@ -11,7 +11,7 @@
 //
 // where a* and w* are the bytes as the kernel multiplies them (see the
 // packings below) and bias / corr carry the zero-point terms, folded by the
-// caller (runtime/kernels/arm/pointwise_arm.cc). The requantization is
+// caller (runtime/kernels/arm/pointwise_neon.cc). The requantization is
 // XNNPACK's fp32 one (float(acc) × scale in float, rounded to nearest even),
 // so that results are byte for byte those of the x86 path.
 #ifndef LOOKOUT_RUNTIME_KERNELS_ARM_GEMM_H_

@@ -1,4 +1,4 @@
-// Nodes that Debian's XNNPACK runs (through xnnpack_api.h, either of its
+// Nodes that Debian's XNNPACK runs (through kernels/xnnpack/api.h, either of its
 // operator APIs): 8-bit CONV_2D,
 // DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, MUL, AVERAGE_POOL_2D and MEAN
 // over H and W. Each becomes one XNNPACK operator, created (weights packed)
@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "kernels/kernel_util.h"
-#include "kernels/xnnpack.h"
-#include "kernels/xnnpack_api.h"
+#include "kernels/xnnpack/ops.h"
+#include "kernels/xnnpack/api.h"
 #include "kernels/reference/quantization.h"
 #include "src/graph.h"
 #include "tflite_schema_generated.h"

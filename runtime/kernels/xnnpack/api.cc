@@ -1,4 +1,4 @@
-#include "kernels/xnnpack_api.h"
+#include "kernels/xnnpack/api.h"
 
 #include <new>
 

@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/lut.h"
+#include "kernels/lut/lut.h"
 #include "kernels/reference/softmax.h"
 #include "src/graph.h"
 #include "tflite_schema_generated.h"

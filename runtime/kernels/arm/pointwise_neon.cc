@@ -1,7 +1,8 @@
 // Lookout's CONV_2D and FULLY_CONNECTED on 64-bit Arm: the node bound to the
-// GEMM microkernels of runtime/kernels/arm/gemm.h. Weights are packed once;
-// each Invoke() runs tiles of up to 4 pixels over all channel blocks (or, for
-// nodes with few pixels, tiles x blocks) on the thread pool.
+// GEMM microkernels of runtime/kernels/arm/gemm.h. Weights are packed once
+// (kernels/arm/gemm_packing.h); each Invoke() runs tiles of up to 4 pixels
+// over all channel blocks (or, for nodes with few pixels, tiles x blocks) on
+// the thread pool.
 //
 // Arithmetic. With a = a* + oa and w = w* + ow (the bytes the kernel
 // multiplies and their offsets, 0 or 128),
@@ -24,6 +25,7 @@
 #endif
 
 #include "kernels/arm/gemm.h"
+#include "kernels/arm/gemm_packing.h"
 #include "kernels/kernel_util.h"
 #include "kernels/pointwise.h"
 #include "kernels/reference/quantization.h"
@@ -86,10 +88,6 @@ struct Window {
   int32_t dilation_h = 1, dilation_w = 1, pad_top = 0, pad_left = 0;
 };
 
-struct AlignedFree {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
-
 // Sum of the n bytes at p, unsigned. The last partial 16 bytes are read
 // whole (up to 15 bytes past p + n must be readable) and masked.
 uint32_t RowSum(const uint8_t* p, size_t n) {
@@ -121,35 +119,13 @@ class PointwiseArmKernel : public OpKernel {
       window_ = *window;
       out_h_ = static_cast<int32_t>(window_.batch_pixels / static_cast<size_t>(window_.out_w));
     }
-    padded_k_ = (k_ + kGemmKStep - 1) / kGemmKStep * kGemmKStep;
-    block_ = dot_ ? arm::kDotBlock : arm::kMullBlock;
-    blocks_ = (oc_ + block_ - 1) / block_;
-    const size_t block_bytes = padded_k_ * block_;
-    const size_t bytes = std::max<size_t>(blocks_ * block_bytes, 64);
-    weights_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
-    std::memset(weights_.get(), 0, bytes);
-    bias_.assign(blocks_ * block_, 0);
-    scale_.assign(blocks_ * block_, 0.0f);
-    paired_.assign(blocks_, false);
-
-    const int64_t za = in.zero_point;
+    packed_ = arm::PackNeonGemm(filter, bias, scales, in.zero_point, dot_);
+    padded_k_ = packed_.padded_k;
+    block_ = packed_.block;
+    blocks_ = packed_.blocks;
     const int64_t zw = signed_ ? 0 : filter.zero_point;
-    const int64_t k = static_cast<int64_t>(k_);
-    const uint8_t* w = filter.data;
     for (size_t b = 0; b < blocks_; ++b) {
-      const size_t first = b * block_, last = std::min(oc_, first + block_);
-      // Mull kernels pair products where no weight is the one value that
-      // could overflow an int16 pair: -128 as int8, 0 as uint8 (w - 128).
-      bool paired = !dot_;
-      for (size_t o = first; o < last && paired; ++o) {
-        for (size_t i = 0; i < k_; ++i) {
-          if (w[o * k_ + i] == (signed_ ? 0x80 : 0x00)) {
-            paired = false;
-            break;
-          }
-        }
-      }
-      paired_[b] = paired;
+      const bool paired = packed_.paired[b];
       if (runs_.empty() || runs_.back().paired != paired) runs_.push_back({b, b, paired, {}, {}});
       Run& run = runs_.back();
       run.end = b + 1;
@@ -159,24 +135,6 @@ class PointwiseArmKernel : public OpKernel {
                               : paired ? arm::MullGemm(signed_ ? MullMode::kS8Paired : MullMode::kU8Paired, pixels)
                                        : arm::MullGemm(signed_ ? MullMode::kS8 : MullMode::kU8, pixels);
         run.flipped_fns[pixels - 1] = paired && !signed_ ? arm::MullGemm(MullMode::kU8PairedFlipped, pixels) : nullptr;
-      }
-      const bool flip = paired && !signed_;  // kU8Paired: w* = w - 128
-      const int64_t oa = flip ? 128 : 0, ow = flip ? 128 : 0;
-      uint8_t* packed = weights_.get() + b * block_bytes;
-      for (size_t o = first; o < last; ++o) {
-        const size_t c = o - first;
-        int64_t sum = 0;  // sum of w*
-        for (size_t i = 0; i < k_; ++i) {
-          const uint8_t byte = static_cast<uint8_t>(w[o * k_ + i] ^ (flip ? 0x80 : 0));
-          sum += signed_ || flip ? static_cast<int64_t>(static_cast<int8_t>(byte)) : static_cast<int64_t>(byte);
-          const size_t at = dot_ ? (i / 4) * 64 + (c / 4) * 16 + (c % 4) * 4 + i % 4
-                                 : (i / kGemmKStep) * 64 + c * 16 + i % kGemmKStep;
-          packed[at] = byte;
-        }
-        int64_t v = bias != nullptr ? static_cast<int64_t>(ReadInt32(*bias, o)) : 0;
-        v += (oa - za) * sum + k * (oa - za) * (ow - zw);
-        bias_[o] = Wrap(v);
-        scale_[o] = scales[o];
       }
     }
     zero_point_ = out.zero_point;
@@ -270,10 +228,10 @@ class PointwiseArmKernel : public OpKernel {
       const size_t begin = std::max(run.begin, block_begin), end = std::min(run.end, block_end);
       if (begin >= end) continue;
       const size_t c = begin * block_;
-      t.weights = weights_.get() + begin * t.block_bytes;
+      t.weights = packed_.weights.get() + begin * t.block_bytes;
       t.blocks = end - begin;
-      t.bias = bias_.data() + c;
-      t.scale = scale_.data() + c;
+      t.bias = packed_.bias.data() + c;
+      t.scale = packed_.scale.data() + c;
       t.output = output + c;
       t.channels = std::min(oc_, end * block_) - c;
       t.corr = run.paired ? corr_flipped : corr_plain;
@@ -367,9 +325,7 @@ class PointwiseArmKernel : public OpKernel {
   bool gather_ = false;
   int32_t out_h_ = 0;
   Window window_;
-  std::unique_ptr<uint8_t, AlignedFree> weights_;
-  std::vector<int32_t> bias_;
-  std::vector<float> scale_;
+  arm::PackedGemm packed_;
   // Consecutive blocks of one mode (mull kernels: paired products or not),
   // each computed by one call per tile.
   struct Run {
@@ -379,7 +335,6 @@ class PointwiseArmKernel : public OpKernel {
     GemmFn flipped_fns[kGemmMr];  // the same over inputs flipped by the caller
   };
   bool has_paired_ = false;
-  std::vector<bool> paired_;  // per block
   std::vector<Run> runs_;
   int32_t zero_point_ = 0, act_min_ = 0, act_max_ = 0, zw_ = 0;
 };
