@@ -11,6 +11,7 @@
 #include "src/graph.h"
 #include "src/interpreter_testing.h"
 #include "src/kernel_choice.h"
+#include "src/model_access.h"
 #include "tflite_schema_generated.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -191,7 +192,7 @@ TensorDetails Interpreter::Impl::Details(int32_t index) const {
 }
 
 Status Interpreter::Impl::Build() {
-  const tflite::Model* root = model->root();
+  const tflite::Model* root = internal::ModelAccess::Root(*model);
   const auto* sg = root->subgraphs()->Get(0);
   const auto* fb_tensors = sg->tensors();
   tensors.resize(fb_tensors->size());
@@ -484,7 +485,7 @@ Status Interpreter::Impl::SetupKernels() {
 
 std::vector<std::string> UnsupportedOperators(const Model& model) {
   std::vector<std::string> problems;
-  const tflite::Model* root = model.root();
+  const tflite::Model* root = internal::ModelAccess::Root(model);
   const auto* ops = root->subgraphs()->Get(0)->operators();
   const size_t num_ops = ops ? ops->size() : 0;
   for (size_t n = 0; n < num_ops; ++n) {

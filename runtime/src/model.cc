@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "lookout/runtime/tensor.h"
+#include "src/model_access.h"
 #include "tflite_schema_generated.h"
 
 namespace lookout::runtime {
@@ -263,10 +264,11 @@ Result<std::shared_ptr<const Model>> Model::FromBuffer(std::span<const uint8_t> 
 }
 
 std::string Model::description() const {
-  return root_->description() ? root_->description()->str() : std::string();
+  const auto* root = internal::ModelAccess::Root(*this);
+  return root->description() ? root->description()->str() : std::string();
 }
 
-uint32_t Model::schema_version() const { return root_->version(); }
+uint32_t Model::schema_version() const { return internal::ModelAccess::Root(*this)->version(); }
 
 Result<std::shared_ptr<const Model>> Model::Verify(std::shared_ptr<Model> model) {
   if (!flatbuffers::BufferHasIdentifier(model->data_, tflite::ModelIdentifier())) {

@@ -21,6 +21,7 @@
 
 #include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/model.h"
+#include "src/model_access.h"
 #include "tflite_schema_generated.h"
 
 namespace lookout::fuzz {
@@ -54,7 +55,7 @@ uint64_t Dim(const std::vector<int32_t>& shape, size_t i) {
 // An upper bound on the element operations of one Invoke(): output elements
 // times the window or depth each one reads.
 uint64_t PlannedWork(const lr::Interpreter& interp, const lr::Model& model) {
-  const auto* ops = model.root()->subgraphs()->Get(0)->operators();
+  const auto* ops = lr::internal::ModelAccess::Root(model)->subgraphs()->Get(0)->operators();
   uint64_t total = 0;
   for (size_t n = 0; n < interp.node_count(); ++n) {
     const lr::NodeDetails& d = interp.node_details(n);

@@ -21,6 +21,7 @@
 #include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/model.h"
 #include "runtime/model_builder.h"
+#include "src/model_access.h"
 #include "test_support.h"
 #include "tflite_schema_generated.h"
 
@@ -88,7 +89,7 @@ using Rng = lookout::testing::SplitMix64;
 // the graph's structure (tables, vtables, offsets, shapes, quantization).
 std::vector<std::pair<size_t, size_t>> WeightRanges(const lr::Model& model) {
   std::vector<std::pair<size_t, size_t>> ranges;
-  const auto* buffers = model.root()->buffers();
+  const auto* buffers = lookout::runtime::internal::ModelAccess::Root(model)->buffers();
   if (buffers == nullptr) return ranges;
   for (const auto* b : *buffers) {
     if (b->data() == nullptr || b->data()->size() == 0) continue;
@@ -144,7 +145,7 @@ Fields FieldOffsets(const lr::Model& model) {
   Fields f;
   std::vector<size_t>* out = &f.table;
   std::vector<size_t>* vec = &f.vector;
-  const tflite::Model* root = model.root();
+  const tflite::Model* root = lookout::runtime::internal::ModelAccess::Root(model);
   AddFieldBytes(model, root, out);
   for (const auto* oc : *root->operator_codes()) AddFieldBytes(model, oc, out);
   for (const auto* b : *root->buffers()) AddFieldBytes(model, b, out);

@@ -17,11 +17,11 @@
 
 #include "lookout/runtime/status.h"
 
-namespace tflite {
-struct Model;
-}
-
 namespace lookout::runtime {
+
+namespace internal {
+struct ModelAccess;
+}  // namespace internal
 
 /// A verified, immutable .tflite model. Thread-compatible: any number of
 /// interpreters may share one Model (hold it by shared_ptr).
@@ -42,10 +42,9 @@ class Model {
   uint32_t schema_version() const;
   /// The raw flatbuffer bytes.
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
-  /// The flatbuffer root; valid while this Model lives. Verified.
-  const tflite::Model* root() const { return root_; }
 
  private:
+  friend struct internal::ModelAccess;  // the verified flatbuffer root, for the interpreter
   Model() = default;
   static Result<std::shared_ptr<const Model>> Verify(std::shared_ptr<Model> model);
 
@@ -53,7 +52,7 @@ class Model {
   size_t size_ = 0;
   void* mapping_ = nullptr;        // mmap base when mapped from a file.
   std::vector<uint8_t> owned_;     // the copy when built from a buffer.
-  const tflite::Model* root_ = nullptr;
+  const void* root_ = nullptr;     // the verified tflite::Model table (src/model_access.h)
 };
 
 /// TFLite's name of a builtin operator code ("CONV_2D"); "BUILTIN_<n>" when
