@@ -17,7 +17,7 @@ find_path(XNNPACK_INCLUDE_DIR xnnpack.h REQUIRED)
 find_library(XNNPACK_LIBRARY XNNPACK REQUIRED)
 find_library(PTHREADPOOL_LIBRARY pthreadpool REQUIRED)
 # Its operator API changed between Debian 12's snapshot (2022) and Debian
-# 13's (2024): runtime/kernels/xnnpack_api.h hides which one is here.
+# 13's (2024): runtime/kernels/xnnpack/api.h hides which one is here.
 cmake_push_check_state(RESET)
 set(CMAKE_REQUIRED_INCLUDES ${XNNPACK_INCLUDE_DIR})
 set(CMAKE_REQUIRED_QUIET ON)
@@ -43,43 +43,46 @@ target_include_directories(lookout_xnnpack SYSTEM INTERFACE ${XNNPACK_INCLUDE_DI
 target_link_libraries(lookout_xnnpack INTERFACE ${XNNPACK_LIBRARY} ${PTHREADPOOL_LIBRARY})
 target_compile_definitions(lookout_xnnpack INTERFACE LOOKOUT_XNNPACK_API=${LOOKOUT_XNNPACK_API})
 
-# Only the four OpenCV modules Lookout uses, from their own -dev packages:
-# OpenCVConfig.cmake ships in libopencv-dev, which depends on every module
-# (VTK, Qt, MPI, ...). Headers and libraries are found one by one instead.
-find_path(OpenCV_INCLUDE_DIRS opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
-set(OpenCV_LIBS)
-foreach(module core imgproc imgcodecs videoio)
-  find_library(LOOKOUT_OPENCV_${module} opencv_${module} REQUIRED)
-  add_library(lookout_opencv_${module} UNKNOWN IMPORTED)
-  set_target_properties(lookout_opencv_${module} PROPERTIES
-    IMPORTED_LOCATION ${LOOKOUT_OPENCV_${module}}
-    INTERFACE_SYSTEM_INCLUDE_DIRECTORIES ${OpenCV_INCLUDE_DIRS}
-    INTERFACE_INCLUDE_DIRECTORIES ${OpenCV_INCLUDE_DIRS})
-  list(APPEND OpenCV_LIBS lookout_opencv_${module})
-endforeach()
-file(STRINGS ${OpenCV_INCLUDE_DIRS}/opencv2/core/version.hpp LOOKOUT_OPENCV_VERSION_LINES
-     REGEX "#define CV_VERSION_(MAJOR|MINOR|REVISION) ")
-string(REGEX REPLACE ".*MAJOR +([0-9]+).*MINOR +([0-9]+).*REVISION +([0-9]+).*" "\\1.\\2.\\3"
-       OpenCV_VERSION "${LOOKOUT_OPENCV_VERSION_LINES}")
-message(STATUS "OpenCV ${OpenCV_VERSION}: core imgproc imgcodecs videoio")
+# The daemon's libraries; LOOKOUT_RUNTIME_ONLY builds the interpreter without them.
+if(NOT LOOKOUT_RUNTIME_ONLY)
+  # Only the four OpenCV modules Lookout uses, from their own -dev packages:
+  # OpenCVConfig.cmake ships in libopencv-dev, which depends on every module
+  # (VTK, Qt, MPI, ...). Headers and libraries are found one by one instead.
+  find_path(OpenCV_INCLUDE_DIRS opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
+  set(OpenCV_LIBS)
+  foreach(module core imgproc imgcodecs videoio)
+    find_library(LOOKOUT_OPENCV_${module} opencv_${module} REQUIRED)
+    add_library(lookout_opencv_${module} UNKNOWN IMPORTED)
+    set_target_properties(lookout_opencv_${module} PROPERTIES
+      IMPORTED_LOCATION ${LOOKOUT_OPENCV_${module}}
+      INTERFACE_SYSTEM_INCLUDE_DIRECTORIES ${OpenCV_INCLUDE_DIRS}
+      INTERFACE_INCLUDE_DIRECTORIES ${OpenCV_INCLUDE_DIRS})
+    list(APPEND OpenCV_LIBS lookout_opencv_${module})
+  endforeach()
+  file(STRINGS ${OpenCV_INCLUDE_DIRS}/opencv2/core/version.hpp LOOKOUT_OPENCV_VERSION_LINES
+       REGEX "#define CV_VERSION_(MAJOR|MINOR|REVISION) ")
+  string(REGEX REPLACE ".*MAJOR +([0-9]+).*MINOR +([0-9]+).*REVISION +([0-9]+).*" "\\1.\\2.\\3"
+         OpenCV_VERSION "${LOOKOUT_OPENCV_VERSION_LINES}")
+  message(STATUS "OpenCV ${OpenCV_VERSION}: core imgproc imgcodecs videoio")
 
-find_package(nlohmann_json 3 REQUIRED)
-# Boost's own CMake config (CMake 3.30+ dropped FindBoost); Asio is headers only.
-find_package(Boost 1.74 CONFIG REQUIRED)
-find_package(CLI11 CONFIG REQUIRED)
-find_package(spdlog CONFIG REQUIRED)
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
-pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+  find_package(nlohmann_json 3 REQUIRED)
+  # Boost's own CMake config (CMake 3.30+ dropped FindBoost); Asio is headers only.
+  find_package(Boost 1.74 CONFIG REQUIRED)
+  find_package(CLI11 CONFIG REQUIRED)
+  find_package(spdlog CONFIG REQUIRED)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
+  pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
-set(LOOKOUT_HAVE_LIBCAMERA OFF)
-if(LOOKOUT_WITH_LIBCAMERA)
-  pkg_check_modules(LIBCAMERA IMPORTED_TARGET libcamera)
-  if(LIBCAMERA_FOUND)
-    set(LOOKOUT_HAVE_LIBCAMERA ON)
-    message(STATUS "libcamera ${LIBCAMERA_VERSION}: building the libcamera source")
-  else()
-    message(STATUS "libcamera not found: building without the libcamera source")
+  set(LOOKOUT_HAVE_LIBCAMERA OFF)
+  if(LOOKOUT_WITH_LIBCAMERA)
+    pkg_check_modules(LIBCAMERA IMPORTED_TARGET libcamera)
+    if(LIBCAMERA_FOUND)
+      set(LOOKOUT_HAVE_LIBCAMERA ON)
+      message(STATUS "libcamera ${LIBCAMERA_VERSION}: building the libcamera source")
+    else()
+      message(STATUS "libcamera not found: building without the libcamera source")
+    endif()
   endif()
 endif()
 
