@@ -6,9 +6,12 @@ Each configuration is run --repeats times by `lookout bench --json` (each run
 itself the median of --runs invokes after warm-up); configurations are
 interleaved so drift hits them alike, and the report gives the median of the
 per-run medians. The baseline is the same binary with Lookout's own kernels
-switched off (LOOKOUT_NO_OWN_KERNELS=1: XNNPACK and the lookup tables only).
+switched off (LOOKOUT_NO_OWN_KERNELS=1: XNNPACK and the lookup tables only),
+or, with --baseline, another build's `lookout` as it runs by default (e.g.
+the commit before a change, to show that no model got slower).
 
   scripts/bench_models.py [--models DIR] [--repeats 5] [--runs 100] [--threads 1 2] [--json OUT]
+                          [--baseline OTHER/bin/lookout]
 """
 import argparse
 import json
@@ -50,6 +53,7 @@ def main():
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--baseline", help="another `lookout` to compare with (default: this one, own kernels off)")
     args = parser.parse_args()
 
     models = sorted(Path(args.models).glob("*.tflite"))
@@ -63,14 +67,16 @@ def main():
         for m, t in configs:
             s = samples[(m.stem, t)]
             ours = bench(args.lookout, m, t, args.runs, True)
-            base = bench(args.lookout, m, t, args.runs, False)
+            base = (bench(args.baseline, m, t, args.runs, True) if args.baseline
+                    else bench(args.lookout, m, t, args.runs, False))
             s["ours"].append(ours["median_us"])
             s["baseline"].append(base["median_us"])
             s["rss"].append(ours["peak_rss_bytes"])
         print(f"repeat {r + 1}/{args.repeats} done", file=sys.stderr)
 
     rows = []
-    print(f"{'model':32} {'thr':>3} {'ours us':>9} {'XNNPACK-only us':>15} {'ours/base':>9} "
+    base_name = "baseline us" if args.baseline else "XNNPACK-only us"
+    print(f"{'model':32} {'thr':>3} {'ours us':>9} {base_name:>15} {'ours/base':>9} "
           f"{'TFLite us':>9} {'ours/TFLite':>11} {'peak RSS MiB':>12}")
     for m, t in configs:
         s = samples[(m.stem, t)]
