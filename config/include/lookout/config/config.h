@@ -1,7 +1,8 @@
 // Typed configuration of lookoutd, parsed from JSON. Every key is optional
 // unless noted; defaults live in these structs. Parsing refuses unknown keys
 // and bad values before anything starts, naming the JSON pointer of the bad
-// key ("/mqtt/port: expected an integer in [1, 65535], got 70000").
+// key ("/mqtt/port: expected an integer in [1, 65535], got 70000"). One
+// table of keys drives parsing and ConfigToJson().
 #ifndef LOOKOUT_CONFIG_CONFIG_H_
 #define LOOKOUT_CONFIG_CONFIG_H_
 
@@ -131,7 +132,11 @@ class ConfigError : public std::runtime_error {
 /// model.labels and (images/video) camera.device are resolved against
 /// `base_dir` (URLs and absolute paths are kept; empty `base_dir` resolves
 /// nothing); files are not checked for existence. Fills defaults (client_id,
-/// topic_prefix). Throws ConfigError naming the first bad key.
+/// topic_prefix). Throws ConfigError naming the first bad key: each key's
+/// own type and range are checked in the order docs/config.md lists them,
+/// then the rules that involve several keys (device by camera type, socket
+/// path when enabled, MQTT host when enabled, reconnect_max_s >=
+/// reconnect_min_s).
 Config ParseConfig(const std::string& json_text,
                    const std::filesystem::path& base_dir = {});
 
