@@ -1,8 +1,9 @@
 // The field table: every key of the configuration, with its JSON pointer,
 // value rule (rules.h), the Config member it binds to, whether it is
-// required, and a one-line description. ParseConfig() and ConfigToJson()
-// walk this one table. Defaults are not in it:
-// they are the members' initializers, read from a default-constructed Config.
+// required, and a one-line description. ParseConfig(), ConfigToJson() and
+// ConfigReferenceMarkdown() all walk this one table. Defaults are not in
+// it: they are the members' initializers, read from a default-constructed
+// Config.
 #ifndef LOOKOUT_CONFIG_SRC_FIELDS_H_
 #define LOOKOUT_CONFIG_SRC_FIELDS_H_
 

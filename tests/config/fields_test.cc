@@ -1,10 +1,14 @@
 // The field table (config/src/fields.h) against hand-written expectations:
 // its keys, the defaults ConfigToJson shows, a round trip of a config that
-// differs from the defaults in every key, and the ranges it states.
+// differs from the defaults in every key, the reference it renders and
+// docs/config.md holding that reference.
 #include "catch_compat.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,10 +16,12 @@
 
 #include "fields.h"
 #include "lookout/config/config.h"
+#include "test_support.h"
 
 namespace lookout::config {
 namespace {
 
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 // Every key, in reference order.
@@ -50,6 +56,14 @@ std::set<std::string> LeafPointers(const json& document) {
     pointers.insert(is_element ? pointer.substr(0, element) : pointer);
   }
   return pointers;
+}
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 TEST_CASE("the field table has every key, in reference order", "[config]") {
@@ -151,6 +165,35 @@ TEST_CASE("a config unlike the defaults in every key dumps and parses back", "[c
   CHECK(ParseConfig(dumped.dump()) == parsed_back);
 }
 
+TEST_CASE("the reference shows each key's type, range, default and description", "[config]") {
+  const std::string reference = ConfigReferenceMarkdown();
+  CHECK_THAT(reference, lookout::testing::StartsWith(
+                            "<!-- BEGIN GENERATED: lookout config reference"));
+  CHECK_THAT(reference, lookout::testing::EndsWith("\n<!-- END GENERATED -->\n"));
+  for (const std::string& pointer : kAllPointers) {
+    CAPTURE(pointer);
+    CHECK_THAT(reference, lookout::testing::Contains("\n| `" + pointer + "` | "));
+  }
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/mqtt/port` | integer | [1, 65535] | `1883` | Broker port. |\n"));
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/model/path` | string | non-empty | **required** | "));
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/socket/mode` | string | 3 or 4 octal digits, at most "
+                            "`\"0777\"` | `\"0660\"` | "));
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/model/std` | array of 3 numbers (R, G, B) | each > 0 | "
+                            "`[127.5,127.5,127.5]` | "));
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/socket/max_client_buffer_bytes` | integer | >= 4096 | "
+                            "`1048576` | "));
+  CHECK_THAT(reference, lookout::testing::Contains("\n### `/mqtt/discovery`: "));
+  for (const char* type : {"libcamera", "v4l2", "video", "rtsp", "images"}) {
+    CHECK_THAT(reference,
+               lookout::testing::Contains("\n- `\"" + std::string(type) + "\"`: "));
+  }
+}
+
 TEST_CASE("integer and number ranges in the reference are those the parser enforces",
           "[config]") {
   const std::string minimal =
@@ -187,6 +230,36 @@ TEST_CASE("integer and number ranges in the reference are those the parser enfor
   }
   // 13 integers and /camera/fps.
   CHECK(checked == 14);
+}
+
+TEST_CASE("docs/config.md holds the current generated reference", "[config]") {
+  const fs::path path = lookout::testing::SourceDir() / "docs" / "config.md";
+  const std::string doc = ReadText(path);
+  const std::string reference = ConfigReferenceMarkdown();
+  const size_t at = doc.find(reference);
+  INFO(path.string() << " does not hold ConfigReferenceMarkdown()'s text: regenerate it with "
+                        "`cmake --build build --target config_doc` and commit the result");
+  REQUIRE(at != std::string::npos);
+  // One block only, so that a stale copy cannot sit beside the current one.
+  CHECK(doc.find("<!-- BEGIN GENERATED: lookout config reference") == at);
+  CHECK(doc.find("<!-- BEGIN GENERATED", at + 1) == std::string::npos);
+}
+
+TEST_CASE("the JSON examples in docs/config.md parse", "[config]") {
+  const std::string doc = ReadText(lookout::testing::SourceDir() / "docs" / "config.md");
+  int count = 0;
+  for (size_t at = doc.find("```json\n"); at != std::string::npos;
+       at = doc.find("```json\n", at)) {
+    at += 8;
+    const size_t end = doc.find("```", at);
+    REQUIRE(end != std::string::npos);
+    const std::string example = doc.substr(at, end - at);
+    CAPTURE(example);
+    CHECK_NOTHROW(ParseConfig(example));
+    at = end + 3;
+    ++count;
+  }
+  CHECK(count == 2);
 }
 
 }  // namespace

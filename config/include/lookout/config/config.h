@@ -2,7 +2,8 @@
 // unless noted; defaults live in these structs. Parsing refuses unknown keys
 // and bad values before anything starts, naming the JSON pointer of the bad
 // key ("/mqtt/port: expected an integer in [1, 65535], got 70000"). One
-// table of keys drives parsing and ConfigToJson().
+// table of keys drives parsing, ConfigToJson() and the reference
+// (ConfigReferenceMarkdown(), in docs/config.md).
 #ifndef LOOKOUT_CONFIG_CONFIG_H_
 #define LOOKOUT_CONFIG_CONFIG_H_
 
@@ -155,6 +156,15 @@ std::optional<SourceType> ParseSourceType(std::string_view name);
 /// ParseConfig accepts it again): defaults and resolved paths included, the
 /// MQTT password replaced by "***" when set. For `lookoutd --check-config`.
 nlohmann::json ConfigToJson(const Config& config);
+
+/// The reference of every key as Markdown, one table per section: JSON
+/// pointer, type, allowed values, default (a default-constructed Config's
+/// value, as ConfigToJson shows it) and description; the values of
+/// enumerated keys below their table. Starts with a
+/// "<!-- BEGIN GENERATED: lookout config reference ..." line and ends with
+/// "<!-- END GENERATED -->\n": docs/config.md holds it between its own
+/// text (the config_doc build target rewrites it there).
+std::string ConfigReferenceMarkdown();
 
 }  // namespace lookout::config
 
