@@ -2,247 +2,26 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <fstream>
-#include <initializer_list>
-#include <limits>
 #include <set>
 #include <sstream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "fields.h"
+#include "rules.h"
+
 namespace lookout::config {
 namespace {
 
+using internal::DescribeFound;
+using internal::EscapePointerToken;
+using internal::FieldTable;
+using internal::Quote;
+using internal::Section;
 using nlohmann::json;
-
-constexpr size_t kMaxShownStringBytes = 80;
-// sizeof(sockaddr_un::sun_path) on Linux, including the terminating NUL.
-constexpr size_t kSunPathSize = 108;
-constexpr int64_t kMinClientBufferBytes = 4096;
-
-constexpr std::initializer_list<const char*> kTopLevelKeys = {
-    "camera", "model", "output", "socket", "mqtt"};
-constexpr std::initializer_list<const char*> kCameraKeys = {
-    "name", "type", "device", "width", "height", "fps", "loop", "max_frames"};
-constexpr std::initializer_list<const char*> kModelKeys = {
-    "path", "labels", "threads", "backend", "center_crop", "mean", "std"};
-constexpr std::initializer_list<const char*> kOutputKeys = {"top_k", "score_threshold"};
-constexpr std::initializer_list<const char*> kSocketKeys = {
-    "enabled", "path", "mode", "group", "max_clients", "max_client_buffer_bytes"};
-constexpr std::initializer_list<const char*> kMqttKeys = {
-    "enabled", "host", "port", "client_id", "username", "password", "topic_prefix",
-    "qos", "retain", "keepalive_s", "reconnect_min_s", "reconnect_max_s", "queue_limit",
-    "discovery"};
-constexpr std::initializer_list<const char*> kDiscoveryKeys = {"enabled", "prefix"};
-
-// RFC 6901: "~" and "/" inside a reference token are escaped.
-std::string EscapePointerToken(std::string_view token) {
-  std::string out;
-  out.reserve(token.size());
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string Child(const std::string& pointer, std::string_view key) {
-  return pointer + "/" + EscapePointerToken(key);
-}
-
-std::string Quote(const std::string& text) {
-  std::string shown = text.size() > kMaxShownStringBytes
-                          ? text.substr(0, kMaxShownStringBytes) + "..."
-                          : text;
-  // dump() escapes control characters; replace keeps a cut UTF-8 sequence
-  // from throwing.
-  return json(shown).dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// For type mismatches: the JSON type, and the value when it is short.
-std::string DescribeFound(const json& value, bool secret = false) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return secret ? "boolean" : "boolean " + value.dump();
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float:
-      return secret ? "number" : "number " + value.dump();
-    case json::value_t::string:
-      return secret ? "string" : "string " + Quote(value.get<std::string>());
-    case json::value_t::array:
-      return "array";
-    case json::value_t::object:
-      return "object";
-    default:
-      return "unsupported value";
-  }
-}
-
-// An object whose keys have been checked against the allowed set.
-class ObjectReader {
- public:
-  // `value` may be null (the section is absent): every key is then missing.
-  ObjectReader(const json* value, std::string pointer,
-               std::initializer_list<const char*> keys)
-      : object_(value), pointer_(std::move(pointer)) {
-    if (object_ == nullptr) return;
-    if (!object_->is_object()) {
-      throw ConfigError(pointer_, "expected an object, got " + DescribeFound(*object_));
-    }
-    for (const auto& [key, unused] : object_->items()) {
-      if (std::none_of(keys.begin(), keys.end(),
-                       [&key = key](const char* allowed) { return key == allowed; })) {
-        std::string expected;
-        for (const char* allowed : keys) {
-          if (!expected.empty()) expected += ", ";
-          expected += allowed;
-        }
-        throw ConfigError(Child(pointer_, key),
-                          "unknown key (expected one of: " + expected + ")");
-      }
-    }
-  }
-
-  const json* Find(const char* key) const {
-    if (object_ == nullptr) return nullptr;
-    auto it = object_->find(key);
-    return it == object_->end() ? nullptr : &*it;
-  }
-  bool Has(const char* key) const { return Find(key) != nullptr; }
-  std::string Pointer(const char* key) const { return Child(pointer_, key); }
-
-  void Bool(const char* key, bool& out) const {
-    const json* value = Find(key);
-    if (value == nullptr) return;
-    if (!value->is_boolean()) {
-      throw ConfigError(Pointer(key), "expected a boolean, got " + DescribeFound(*value));
-    }
-    out = value->get<bool>();
-  }
-
-  // `secret` keeps the value out of error messages (passwords end up in logs).
-  void String(const char* key, std::string& out, bool secret = false) const {
-    const json* value = Find(key);
-    if (value == nullptr) return;
-    if (!value->is_string()) {
-      throw ConfigError(Pointer(key),
-                        "expected a string, got " + DescribeFound(*value, secret));
-    }
-    out = value->get<std::string>();
-  }
-
-  void Path(const char* key, std::filesystem::path& out) const {
-    std::string text;
-    if (!Has(key)) return;
-    String(key, text);
-    out = text;
-  }
-
-  // Integers only: 5.0 is refused like 5.5, there is no rounding. Without
-  // `max` the field's type bounds the value.
-  template <typename T>
-  void Int(const char* key, T& out, int64_t min,
-           std::optional<int64_t> max = std::nullopt) const {
-    const json* value = Find(key);
-    if (value == nullptr) return;
-    const int64_t limit = max.value_or(std::numeric_limits<T>::max());
-    auto fail = [&](const std::string& found, bool above_type_limit) {
-      std::string expected =
-          max || above_type_limit
-              ? "expected an integer in [" + std::to_string(min) + ", " +
-                    std::to_string(limit) + "]"
-              : "expected an integer >= " + std::to_string(min);
-      throw ConfigError(Pointer(key), expected + ", got " + found);
-    };
-    if (value->is_number_unsigned()) {
-      // nlohmann stores every non-negative integer literal as unsigned.
-      const uint64_t v = value->get<uint64_t>();
-      if (min > 0 && v < static_cast<uint64_t>(min)) fail(value->dump(), false);
-      if (v > static_cast<uint64_t>(limit)) fail(value->dump(), true);
-      out = static_cast<T>(v);
-    } else if (value->is_number_integer()) {
-      const int64_t v = value->get<int64_t>();
-      if (v < min) fail(value->dump(), false);
-      if (v > limit) fail(value->dump(), true);
-      out = static_cast<T>(v);
-    } else if (value->is_number()) {
-      fail(value->dump(), false);
-    } else {
-      fail(DescribeFound(*value), false);
-    }
-  }
-
-  // Any finite number; `min` (exclusive when `min_exclusive`) if given.
-  void Number(const char* key, double& out, std::optional<double> min = std::nullopt,
-              bool min_exclusive = false) const {
-    const json* value = Find(key);
-    if (value == nullptr) return;
-    out = ReadNumber(*value, Pointer(key), min, min_exclusive);
-  }
-
-  static double ReadNumber(const json& value, const std::string& pointer,
-                           std::optional<double> min, bool min_exclusive) {
-    std::string expected = "expected a number";
-    if (min) {
-      std::ostringstream bound;
-      bound << *min;
-      expected += (min_exclusive ? " > " : " >= ") + bound.str();
-    }
-    if (!value.is_number()) {
-      throw ConfigError(pointer, expected + ", got " + DescribeFound(value));
-    }
-    double v = value.get<double>();
-    // The parser turns literals like 1e999 into infinity.
-    bool ok = std::isfinite(v) && (!min || (min_exclusive ? v > *min : v >= *min));
-    if (!ok) throw ConfigError(pointer, expected + ", got " + value.dump());
-    return v;
-  }
-
-  // Exactly N numbers, each checked like Number().
-  template <size_t N>
-  void NumberArray(const char* key, std::array<double, N>& out,
-                   std::optional<double> min = std::nullopt,
-                   bool min_exclusive = false) const {
-    const json* value = Find(key);
-    if (value == nullptr) return;
-    std::string element_kind = "numbers";
-    if (min) {
-      std::ostringstream bound;
-      bound << *min;
-      element_kind += (min_exclusive ? " > " : " >= ") + bound.str();
-    }
-    const std::string expected =
-        "expected an array of " + std::to_string(N) + " " + element_kind + " (R, G, B)";
-    if (!value->is_array()) {
-      throw ConfigError(Pointer(key), expected + ", got " + DescribeFound(*value));
-    }
-    if (value->size() != N) {
-      throw ConfigError(Pointer(key), expected + ", got " + std::to_string(value->size()) +
-                                          (value->size() == 1 ? " element" : " elements"));
-    }
-    std::array<double, N> result{};
-    for (size_t i = 0; i < N; ++i) {
-      result[i] = ReadNumber((*value)[i], Pointer(key) + "/" + std::to_string(i), min,
-                             min_exclusive);
-    }
-    out = result;
-  }
-
- private:
-  const json* object_;
-  std::string pointer_;
-};
 
 // nlohmann/json keeps the last of duplicate keys silently; a config with two
 // "mqtt" sections is almost certainly a mistake, so the parse callback tracks
@@ -332,194 +111,96 @@ std::filesystem::path Resolve(const std::filesystem::path& path,
   return (base_dir / path).lexically_normal();
 }
 
-void CheckTopic(const std::string& pointer, const std::string& topic) {
-  if (topic.find_first_of(std::string_view("+#\0", 3)) != std::string::npos) {
-    throw ConfigError(pointer, "expected an MQTT topic without the wildcards '+' and '#' or "
-                               "NUL characters, got " + Quote(topic));
-  }
-  if (!topic.empty() && topic.back() == '/') {
-    throw ConfigError(pointer, "expected no trailing '/' (subtopics are appended), got " +
-                                   Quote(topic));
+// Reads every key the table knows: each section present must be an object
+// without unknown keys, each key present must pass its rule, and required
+// keys must be there. Keys are read in table order: the first bad one is
+// reported.
+void ReadFields(const json& document, Config& config) {
+  const FieldTable& table = internal::Fields();
+  for (const Section& section : table.sections) {
+    const json::json_pointer at(section.pointer);
+    // Sections come after their parent, which has been checked to be an
+    // object (or is absent).
+    const json* object = document.contains(at) ? &document.at(at) : nullptr;
+    if (object != nullptr) {
+      if (!object->is_object()) {
+        throw ConfigError(section.pointer, "expected an object, got " + DescribeFound(*object));
+      }
+      const std::vector<std::string> keys = table.Keys(section.pointer);
+      for (const auto& [key, unused] : object->items()) {
+        if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+        std::string expected;
+        for (const std::string& allowed : keys) {
+          expected += (expected.empty() ? "" : ", ") + allowed;
+        }
+        throw ConfigError(section.pointer + "/" + EscapePointerToken(key),
+                          "unknown key (expected one of: " + expected + ")");
+      }
+    }
+    for (const auto& field : table.fields) {
+      if (field->parent() != section.pointer) continue;
+      const auto value = object != nullptr ? object->find(field->key()) : json::const_iterator();
+      if (object != nullptr && value != object->end()) {
+        field->Read(*value, config);
+      } else if (field->required()) {
+        throw ConfigError(field->pointer(), "required");
+      }
+    }
   }
 }
 
-bool IsValidCameraName(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-  });
-}
-
-CameraConfig ParseCamera(const json* value, const std::filesystem::path& base_dir) {
-  ObjectReader r(value, "/camera", kCameraKeys);
-  CameraConfig c;
-
-  r.String("name", c.name);
-  if (!IsValidCameraName(c.name)) {
-    throw ConfigError(r.Pointer("name"),
-                      "expected a name matching [A-Za-z0-9_-]+, got " + Quote(c.name));
-  }
-
-  if (const json* type = r.Find("type")) {
-    constexpr const char* kExpected =
-        "expected one of \"libcamera\", \"v4l2\", \"video\", \"rtsp\", \"images\"";
-    if (!type->is_string()) {
-      throw ConfigError(r.Pointer("type"),
-                        std::string(kExpected) + ", got " + DescribeFound(*type));
+// The rules that involve more than one key or the base folder, checked once
+// every key has passed its own rule. The table's description of each key
+// involved states them too.
+void ApplyCrossKeyRules(const json& document, const std::filesystem::path& base_dir,
+                        Config& config) {
+  CameraConfig& camera = config.camera;
+  const std::string type_name = Quote(SourceTypeName(camera.type));
+  if (camera.type != SourceType::kLibcamera) {
+    if (!document.contains(json::json_pointer("/camera/device"))) {
+      throw ConfigError("/camera/device", "required (for camera type " + type_name + ")");
     }
-    std::optional<SourceType> parsed = ParseSourceType(type->get<std::string>());
-    if (!parsed) {
-      throw ConfigError(r.Pointer("type"),
-                        std::string(kExpected) + ", got " + Quote(type->get<std::string>()));
-    }
-    c.type = *parsed;
-  }
-
-  r.String("device", c.device);
-  const std::string type_name = Quote(SourceTypeName(c.type));
-  if (c.type != SourceType::kLibcamera) {
-    if (!r.Has("device")) {
-      throw ConfigError(r.Pointer("device"), "required (for camera type " + type_name + ")");
-    }
-    if (c.device.empty()) {
-      throw ConfigError(r.Pointer("device"),
+    if (camera.device.empty()) {
+      throw ConfigError("/camera/device",
                         "must not be empty (for camera type " + type_name + ")");
     }
   }
-  if (c.type == SourceType::kRtsp && !IsUrl(c.device)) {
-    throw ConfigError(r.Pointer("device"),
+  if (camera.type == SourceType::kRtsp && !IsUrl(camera.device)) {
+    throw ConfigError("/camera/device",
                       "expected a stream URL like \"rtsp://host:554/stream\", got " +
-                          Quote(c.device));
+                          Quote(camera.device));
   }
-  if (c.type == SourceType::kImages || c.type == SourceType::kVideo) {
-    c.device = Resolve(c.device, base_dir).string();
+  if (camera.type == SourceType::kImages || camera.type == SourceType::kVideo) {
+    camera.device = Resolve(camera.device, base_dir).string();
   }
 
-  r.Int("width", c.width, 0);
-  r.Int("height", c.height, 0);
-  r.Number("fps", c.fps, 0.0);
-  r.Bool("loop", c.loop);
-  r.Int("max_frames", c.max_frames, 0);
-  return c;
-}
+  config.model.path = Resolve(config.model.path, base_dir);
+  config.model.labels = Resolve(config.model.labels, base_dir);
 
-ModelConfig ParseModel(const json* value, const std::filesystem::path& base_dir) {
-  ObjectReader r(value, "/model", kModelKeys);
-  ModelConfig m;
-  if (!r.Has("path")) throw ConfigError(r.Pointer("path"), "required");
-  r.Path("path", m.path);
-  if (m.path.empty()) throw ConfigError(r.Pointer("path"), "must not be empty");
-  m.path = Resolve(m.path, base_dir);
-  r.Path("labels", m.labels);
-  m.labels = Resolve(m.labels, base_dir);
-  r.Int("threads", m.threads, 1, 64);
-  r.String("backend", m.backend);
-  if (m.backend != "xnnpack" && m.backend != "reference") {
-    throw ConfigError(r.Pointer("backend"), "expected one of \"xnnpack\", \"reference\", got " + Quote(m.backend));
-  }
-  r.Bool("center_crop", m.center_crop);
-  r.NumberArray("mean", m.mean);
-  r.NumberArray("std", m.std, 0.0, /*min_exclusive=*/true);
-  return m;
-}
-
-OutputConfig ParseOutput(const json* value) {
-  ObjectReader r(value, "/output", kOutputKeys);
-  OutputConfig o;
-  r.Int("top_k", o.top_k, 1, 100);
-  // Not limited to [0, 1]: models without a softmax output logits.
-  r.Number("score_threshold", o.score_threshold);
-  return o;
-}
-
-uint32_t ParseMode(const ObjectReader& r) {
-  const json* value = r.Find("mode");
-  constexpr const char* kExpected = "expected an octal string like \"0660\" (at most \"0777\")";
-  if (!value->is_string()) {
-    throw ConfigError(r.Pointer("mode"), std::string(kExpected) + ", got " +
-                                             DescribeFound(*value));
-  }
-  const std::string text = value->get<std::string>();
-  bool ok = text.size() >= 3 && text.size() <= 4 &&
-            std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
-  uint32_t mode = 0;
-  if (ok) {
-    for (char c : text) mode = mode * 8 + static_cast<uint32_t>(c - '0');
-    ok = mode <= 0777;
-  }
-  if (!ok) throw ConfigError(r.Pointer("mode"), std::string(kExpected) + ", got " + Quote(text));
-  return mode;
-}
-
-SocketConfig ParseSocket(const json* value) {
-  ObjectReader r(value, "/socket", kSocketKeys);
-  SocketConfig s;
-  r.Bool("enabled", s.enabled);
-  r.Path("path", s.path);
-  if (s.enabled) {
-    if (s.path.empty()) throw ConfigError(r.Pointer("path"), "must not be empty");
-    const size_t bytes = s.path.native().size();
-    if (bytes >= kSunPathSize) {
-      throw ConfigError(r.Pointer("path"),
-                        "expected a path shorter than " + std::to_string(kSunPathSize) +
+  const SocketConfig& socket = config.socket;
+  if (socket.enabled) {
+    if (socket.path.empty()) throw ConfigError("/socket/path", "must not be empty");
+    const size_t bytes = socket.path.native().size();
+    if (bytes >= internal::kSunPathSize) {
+      throw ConfigError("/socket/path",
+                        "expected a path shorter than " + std::to_string(internal::kSunPathSize) +
                             " bytes (the Unix socket address limit), got " +
                             std::to_string(bytes) + " bytes");
     }
   }
-  if (r.Has("mode")) s.mode = ParseMode(r);
-  r.String("group", s.group);
-  r.Int("max_clients", s.max_clients, 1);
-  r.Int("max_client_buffer_bytes", s.max_client_buffer_bytes, kMinClientBufferBytes);
-  return s;
-}
 
-DiscoveryConfig ParseDiscovery(const json* value) {
-  ObjectReader r(value, "/mqtt/discovery", kDiscoveryKeys);
-  DiscoveryConfig d;
-  r.Bool("enabled", d.enabled);
-  r.String("prefix", d.prefix);
-  if (d.prefix.empty()) throw ConfigError(r.Pointer("prefix"), "must not be empty");
-  CheckTopic(r.Pointer("prefix"), d.prefix);
-  return d;
-}
-
-MqttConfig ParseMqtt(const json* value) {
-  ObjectReader r(value, "/mqtt", kMqttKeys);
-  MqttConfig m;
-  r.Bool("enabled", m.enabled);
-  r.String("host", m.host);
-  if (m.enabled && m.host.empty()) {
-    throw ConfigError(r.Pointer("host"), "must not be empty when MQTT is enabled");
+  MqttConfig& mqtt = config.mqtt;
+  if (mqtt.enabled && mqtt.host.empty()) {
+    throw ConfigError("/mqtt/host", "must not be empty when MQTT is enabled");
   }
-  r.Int("port", m.port, 1, 65535);
-  r.String("client_id", m.client_id);
-  r.String("username", m.username);
-  r.String("password", m.password, /*secret=*/true);
-  r.String("topic_prefix", m.topic_prefix);
-  CheckTopic(r.Pointer("topic_prefix"), m.topic_prefix);
-  r.Int("qos", m.qos, 0, 2);
-  r.Bool("retain", m.retain);
-  r.Int("keepalive_s", m.keepalive_s, 5, 3600);
-  r.Int("reconnect_min_s", m.reconnect_min_s, 1);
-  r.Int("reconnect_max_s", m.reconnect_max_s, 1);
-  if (m.reconnect_max_s < m.reconnect_min_s) {
-    throw ConfigError(r.Pointer("reconnect_max_s"),
+  if (mqtt.reconnect_max_s < mqtt.reconnect_min_s) {
+    throw ConfigError("/mqtt/reconnect_max_s",
                       "expected an integer >= reconnect_min_s (" +
-                          std::to_string(m.reconnect_min_s) + "), got " +
-                          std::to_string(m.reconnect_max_s));
+                          std::to_string(mqtt.reconnect_min_s) + "), got " +
+                          std::to_string(mqtt.reconnect_max_s));
   }
-  r.Int("queue_limit", m.queue_limit, 0);
-  m.discovery = ParseDiscovery(r.Find("discovery"));
-  return m;
-}
-
-std::string FormatMode(uint32_t mode) {
-  std::ostringstream out;
-  out << '0' << std::oct << (mode & 0777);
-  std::string text = out.str();
-  // "0" + at least three digits: 0660, 0600, 0007 (not 07).
-  while (text.size() < 4) text.insert(1, "0");
-  return text;
+  if (mqtt.client_id.empty()) mqtt.client_id = "lookout-" + camera.name;
+  if (mqtt.topic_prefix.empty()) mqtt.topic_prefix = "lookout/" + camera.name;
 }
 
 }  // namespace
@@ -550,19 +231,9 @@ std::optional<SourceType> ParseSourceType(std::string_view name) {
 
 Config ParseConfig(const std::string& json_text, const std::filesystem::path& base_dir) {
   const json document = ParseJson(json_text);
-  ObjectReader top(&document, "", kTopLevelKeys);
-
   Config config;
-  config.camera = ParseCamera(top.Find("camera"), base_dir);
-  config.model = ParseModel(top.Find("model"), base_dir);
-  config.output = ParseOutput(top.Find("output"));
-  config.socket = ParseSocket(top.Find("socket"));
-  config.mqtt = ParseMqtt(top.Find("mqtt"));
-
-  if (config.mqtt.client_id.empty()) config.mqtt.client_id = "lookout-" + config.camera.name;
-  if (config.mqtt.topic_prefix.empty()) {
-    config.mqtt.topic_prefix = "lookout/" + config.camera.name;
-  }
+  ReadFields(document, config);
+  ApplyCrossKeyRules(document, base_dir, config);
   return config;
 }
 
@@ -594,53 +265,11 @@ Config LoadConfigFile(const std::filesystem::path& path) {
 }
 
 json ConfigToJson(const Config& config) {
-  const CameraConfig& c = config.camera;
-  const ModelConfig& m = config.model;
-  const SocketConfig& s = config.socket;
-  const MqttConfig& q = config.mqtt;
-  return json{
-      {"camera",
-       {{"name", c.name},
-        {"type", SourceTypeName(c.type)},
-        {"device", c.device},
-        {"width", c.width},
-        {"height", c.height},
-        {"fps", c.fps},
-        {"loop", c.loop},
-        {"max_frames", c.max_frames}}},
-      {"model",
-       {{"path", m.path.string()},
-        {"labels", m.labels.string()},
-        {"threads", m.threads},
-        {"backend", m.backend},
-        {"center_crop", m.center_crop},
-        {"mean", m.mean},
-        {"std", m.std}}},
-      {"output", {{"top_k", config.output.top_k},
-                  {"score_threshold", config.output.score_threshold}}},
-      {"socket",
-       {{"enabled", s.enabled},
-        {"path", s.path.string()},
-        {"mode", FormatMode(s.mode)},
-        {"group", s.group},
-        {"max_clients", s.max_clients},
-        {"max_client_buffer_bytes", s.max_client_buffer_bytes}}},
-      {"mqtt",
-       {{"enabled", q.enabled},
-        {"host", q.host},
-        {"port", q.port},
-        {"client_id", q.client_id},
-        {"username", q.username},
-        {"password", q.password.empty() ? "" : "***"},
-        {"topic_prefix", q.topic_prefix},
-        {"qos", q.qos},
-        {"retain", q.retain},
-        {"keepalive_s", q.keepalive_s},
-        {"reconnect_min_s", q.reconnect_min_s},
-        {"reconnect_max_s", q.reconnect_max_s},
-        {"queue_limit", q.queue_limit},
-        {"discovery", {{"enabled", q.discovery.enabled}, {"prefix", q.discovery.prefix}}}}},
-  };
+  json out = json::object();
+  for (const auto& field : internal::Fields().fields) {
+    out[json::json_pointer(field->pointer())] = field->Write(config);
+  }
+  return out;
 }
 
 }  // namespace lookout::config

@@ -1,7 +1,9 @@
 // Typed configuration of lookoutd, parsed from JSON. Every key is optional
 // unless noted; defaults live in these structs. Parsing refuses unknown keys
 // and bad values before anything starts, naming the JSON pointer of the bad
-// key ("/mqtt/port: expected an integer in [1, 65535], got 70000").
+// key ("/mqtt/port: expected an integer in [1, 65535], got 70000"). One
+// table of keys drives parsing, ConfigToJson() and the reference
+// (ConfigReferenceMarkdown(), in docs/config.md).
 #ifndef LOOKOUT_CONFIG_CONFIG_H_
 #define LOOKOUT_CONFIG_CONFIG_H_
 
@@ -131,7 +133,11 @@ class ConfigError : public std::runtime_error {
 /// model.labels and (images/video) camera.device are resolved against
 /// `base_dir` (URLs and absolute paths are kept; empty `base_dir` resolves
 /// nothing); files are not checked for existence. Fills defaults (client_id,
-/// topic_prefix). Throws ConfigError naming the first bad key.
+/// topic_prefix). Throws ConfigError naming the first bad key: each key's
+/// own type and range are checked in the order docs/config.md lists them,
+/// then the rules that involve several keys (device by camera type, socket
+/// path when enabled, MQTT host when enabled, reconnect_max_s >=
+/// reconnect_min_s).
 Config ParseConfig(const std::string& json_text,
                    const std::filesystem::path& base_dir = {});
 
@@ -150,6 +156,15 @@ std::optional<SourceType> ParseSourceType(std::string_view name);
 /// ParseConfig accepts it again): defaults and resolved paths included, the
 /// MQTT password replaced by "***" when set. For `lookoutd --check-config`.
 nlohmann::json ConfigToJson(const Config& config);
+
+/// The reference of every key as Markdown, one table per section: JSON
+/// pointer, type, allowed values, default (a default-constructed Config's
+/// value, as ConfigToJson shows it) and description; the values of
+/// enumerated keys below their table. Starts with a
+/// "<!-- BEGIN GENERATED: lookout config reference ..." line and ends with
+/// "<!-- END GENERATED -->\n": docs/config.md holds it between its own
+/// text (the config_doc build target rewrites it there).
+std::string ConfigReferenceMarkdown();
 
 }  // namespace lookout::config
 

@@ -1,0 +1,266 @@
+// The field table (config/src/fields.h) against hand-written expectations:
+// its keys, the defaults ConfigToJson shows, a round trip of a config that
+// differs from the defaults in every key, the reference it renders and
+// docs/config.md holding that reference.
+#include "catch_compat.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fields.h"
+#include "lookout/config/config.h"
+#include "test_support.h"
+
+namespace lookout::config {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Every key, in reference order.
+const std::vector<std::string> kAllPointers = {
+    "/camera/name", "/camera/type", "/camera/device", "/camera/width", "/camera/height",
+    "/camera/fps", "/camera/loop", "/camera/max_frames",
+    "/model/path", "/model/labels", "/model/threads", "/model/backend", "/model/center_crop",
+    "/model/mean", "/model/std",
+    "/output/top_k", "/output/score_threshold",
+    "/socket/enabled", "/socket/path", "/socket/mode", "/socket/group", "/socket/max_clients",
+    "/socket/max_client_buffer_bytes",
+    "/mqtt/enabled", "/mqtt/host", "/mqtt/port", "/mqtt/client_id", "/mqtt/username",
+    "/mqtt/password", "/mqtt/topic_prefix", "/mqtt/qos", "/mqtt/retain", "/mqtt/keepalive_s",
+    "/mqtt/reconnect_min_s", "/mqtt/reconnect_max_s", "/mqtt/queue_limit",
+    "/mqtt/discovery/enabled", "/mqtt/discovery/prefix",
+};
+
+std::vector<std::string> TablePointers() {
+  std::vector<std::string> pointers;
+  for (const auto& field : internal::Fields().fields) pointers.push_back(field->pointer());
+  return pointers;
+}
+
+std::set<std::string> LeafPointers(const json& document) {
+  std::set<std::string> pointers;
+  const json flat = document.flatten();
+  for (const auto& [pointer, unused] : flat.items()) {
+    // flatten() splits arrays into elements: /model/mean/0 is part of /model/mean.
+    const size_t element = pointer.find_last_of('/');
+    const bool is_element = std::all_of(pointer.begin() + static_cast<long>(element) + 1,
+                                        pointer.end(), [](char c) { return c >= '0' && c <= '9'; });
+    pointers.insert(is_element ? pointer.substr(0, element) : pointer);
+  }
+  return pointers;
+}
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST_CASE("the field table has every key, in reference order", "[config]") {
+  CHECK(TablePointers() == kAllPointers);
+}
+
+TEST_CASE("ConfigToJson of a default Config shows every key with its default", "[config]") {
+  const json dumped = ConfigToJson(Config{});
+  CHECK(LeafPointers(dumped) == std::set<std::string>(kAllPointers.begin(), kAllPointers.end()));
+  for (const std::string& pointer : TablePointers()) {
+    CAPTURE(pointer);
+    CHECK(dumped.contains(json::json_pointer(pointer)));
+  }
+  // dump() tells 0 from 0.0, which json's operator== does not.
+  const json expected = json::parse(R"({
+    "camera": {"name": "camera", "type": "images", "device": "", "width": 0, "height": 0,
+               "fps": 0.0, "loop": false, "max_frames": 0},
+    "model": {"path": "", "labels": "", "threads": 1, "backend": "xnnpack",
+              "center_crop": false, "mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5]},
+    "output": {"top_k": 5, "score_threshold": 0.0},
+    "socket": {"enabled": true, "path": "/run/lookout/lookoutd.sock", "mode": "0660",
+               "group": "", "max_clients": 32, "max_client_buffer_bytes": 1048576},
+    "mqtt": {"enabled": false, "host": "localhost", "port": 1883, "client_id": "",
+             "username": "", "password": "", "topic_prefix": "", "qos": 1, "retain": false,
+             "keepalive_s": 30, "reconnect_min_s": 1, "reconnect_max_s": 60,
+             "queue_limit": 1000, "discovery": {"enabled": true, "prefix": "homeassistant"}}
+  })");
+  CHECK(dumped.dump(1) == expected.dump(1));
+}
+
+TEST_CASE("a config unlike the defaults in every key dumps and parses back", "[config]") {
+  Config c;
+  c.camera.name = "porch";
+  c.camera.type = SourceType::kVideo;
+  c.camera.device = "/srv/clip.mp4";
+  c.camera.width = 640;
+  c.camera.height = 480;
+  c.camera.fps = 7.5;
+  c.camera.loop = true;
+  c.camera.max_frames = 99;
+  c.model.path = "/opt/m.tflite";
+  c.model.labels = "/opt/labels.txt";
+  c.model.threads = 3;
+  c.model.backend = "reference";
+  c.model.center_crop = true;
+  c.model.mean = {1.0, 2.0, 3.0};
+  c.model.std = {4.0, 5.0, 6.5};
+  c.output.top_k = 7;
+  c.output.score_threshold = -1.25;
+  c.socket.enabled = false;
+  c.socket.path = "/tmp/x.sock";
+  c.socket.mode = 0640;
+  c.socket.group = "video";
+  c.socket.max_clients = 2;
+  c.socket.max_client_buffer_bytes = 8192;
+  c.mqtt.enabled = true;
+  c.mqtt.host = "broker";
+  c.mqtt.port = 8883;
+  c.mqtt.client_id = "cid";
+  c.mqtt.username = "user";
+  c.mqtt.password = "hunter2";
+  c.mqtt.topic_prefix = "a/b";
+  c.mqtt.qos = 0;
+  c.mqtt.retain = true;
+  c.mqtt.keepalive_s = 10;
+  c.mqtt.reconnect_min_s = 3;
+  c.mqtt.reconnect_max_s = 9;
+  c.mqtt.queue_limit = 5;
+  c.mqtt.discovery.enabled = false;
+  c.mqtt.discovery.prefix = "ha";
+
+  const json dumped = ConfigToJson(c);
+  const json expected = json::parse(R"({
+    "camera": {"name": "porch", "type": "video", "device": "/srv/clip.mp4", "width": 640,
+               "height": 480, "fps": 7.5, "loop": true, "max_frames": 99},
+    "model": {"path": "/opt/m.tflite", "labels": "/opt/labels.txt", "threads": 3,
+              "backend": "reference", "center_crop": true, "mean": [1.0, 2.0, 3.0],
+              "std": [4.0, 5.0, 6.5]},
+    "output": {"top_k": 7, "score_threshold": -1.25},
+    "socket": {"enabled": false, "path": "/tmp/x.sock", "mode": "0640", "group": "video",
+               "max_clients": 2, "max_client_buffer_bytes": 8192},
+    "mqtt": {"enabled": true, "host": "broker", "port": 8883, "client_id": "cid",
+             "username": "user", "password": "***", "topic_prefix": "a/b", "qos": 0,
+             "retain": true, "keepalive_s": 10, "reconnect_min_s": 3, "reconnect_max_s": 9,
+             "queue_limit": 5, "discovery": {"enabled": false, "prefix": "ha"}}
+  })");
+  CHECK(dumped.dump(1) == expected.dump(1));
+
+  // The test covers every key only if each differs from its default.
+  const json defaults = ConfigToJson(Config{}).flatten();
+  const json flat = dumped.flatten();
+  for (const auto& [pointer, value] : flat.items()) {
+    CAPTURE(pointer);
+    CHECK(value != defaults.at(pointer));
+  }
+
+  Config parsed_back = c;
+  parsed_back.mqtt.password = "***";  // ConfigToJson never shows it
+  CHECK(ParseConfig(dumped.dump()) == parsed_back);
+}
+
+TEST_CASE("the reference shows each key's type, range, default and description", "[config]") {
+  const std::string reference = ConfigReferenceMarkdown();
+  CHECK_THAT(reference, lookout::testing::StartsWith(
+                            "<!-- BEGIN GENERATED: lookout config reference"));
+  CHECK_THAT(reference, lookout::testing::EndsWith("\n<!-- END GENERATED -->\n"));
+  for (const std::string& pointer : kAllPointers) {
+    CAPTURE(pointer);
+    CHECK_THAT(reference, lookout::testing::Contains("\n| `" + pointer + "` | "));
+  }
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/mqtt/port` | integer | [1, 65535] | `1883` | Broker port. |\n"));
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/model/path` | string | non-empty | **required** | "));
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/socket/mode` | string | 3 or 4 octal digits, at most "
+                            "`\"0777\"` | `\"0660\"` | "));
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/model/std` | array of 3 numbers (R, G, B) | each > 0 | "
+                            "`[127.5,127.5,127.5]` | "));
+  CHECK_THAT(reference, lookout::testing::Contains(
+                            "\n| `/socket/max_client_buffer_bytes` | integer | >= 4096 | "
+                            "`1048576` | "));
+  CHECK_THAT(reference, lookout::testing::Contains("\n### `/mqtt/discovery`: "));
+  for (const char* type : {"libcamera", "v4l2", "video", "rtsp", "images"}) {
+    CHECK_THAT(reference,
+               lookout::testing::Contains("\n- `\"" + std::string(type) + "\"`: "));
+  }
+}
+
+TEST_CASE("integer and number ranges in the reference are those the parser enforces",
+          "[config]") {
+  const std::string minimal =
+      R"({"camera": {"device": "/f"}, "model": {"path": "/m.tflite"}})";
+  int checked = 0;
+  for (const auto& field : internal::Fields().fields) {
+    const std::string allowed = field->Allowed();
+    json document = json::parse(minimal);
+    std::string expected;
+    const std::string type = field->Type();
+    if (type == "integer" && allowed.starts_with("[")) {
+      // "[min, max]": max + 1 is refused, naming the same range.
+      const int64_t max = std::stoll(allowed.substr(allowed.find(", ") + 2));
+      document[json::json_pointer(field->pointer())] = max + 1;
+      expected = "expected an integer in " + allowed + ", got " + std::to_string(max + 1);
+    } else if ((type == "integer" || type == "number") && allowed.starts_with(">= ")) {
+      // ">= min": min - 1 is refused, naming the same bound.
+      const int64_t min = std::stoll(allowed.substr(3));
+      document[json::json_pointer(field->pointer())] = min - 1;
+      expected = (type == "integer" ? "expected an integer " : "expected a number ") + allowed +
+                 ", got " + std::to_string(min - 1);
+    } else {
+      continue;
+    }
+    CAPTURE(field->pointer(), document.dump());
+    try {
+      ParseConfig(document.dump());
+      FAIL_CHECK("accepted");
+    } catch (const ConfigError& e) {
+      CHECK(e.pointer() == field->pointer());
+      CHECK(std::string(e.what()) == field->pointer() + ": " + expected);
+    }
+    ++checked;
+  }
+  // 13 integers and /camera/fps.
+  CHECK(checked == 14);
+}
+
+TEST_CASE("docs/config.md holds the current generated reference", "[config]") {
+  const fs::path path = lookout::testing::SourceDir() / "docs" / "config.md";
+  const std::string doc = ReadText(path);
+  const std::string reference = ConfigReferenceMarkdown();
+  const size_t at = doc.find(reference);
+  INFO(path.string() << " does not hold ConfigReferenceMarkdown()'s text: regenerate it with "
+                        "`cmake --build build --target config_doc` and commit the result");
+  REQUIRE(at != std::string::npos);
+  // One block only, so that a stale copy cannot sit beside the current one.
+  CHECK(doc.find("<!-- BEGIN GENERATED: lookout config reference") == at);
+  CHECK(doc.find("<!-- BEGIN GENERATED", at + 1) == std::string::npos);
+}
+
+TEST_CASE("the JSON examples in docs/config.md parse", "[config]") {
+  const std::string doc = ReadText(lookout::testing::SourceDir() / "docs" / "config.md");
+  int count = 0;
+  for (size_t at = doc.find("```json\n"); at != std::string::npos;
+       at = doc.find("```json\n", at)) {
+    at += 8;
+    const size_t end = doc.find("```", at);
+    REQUIRE(end != std::string::npos);
+    const std::string example = doc.substr(at, end - at);
+    CAPTURE(example);
+    CHECK_NOTHROW(ParseConfig(example));
+    at = end + 3;
+    ++count;
+  }
+  CHECK(count == 2);
+}
+
+}  // namespace
+}  // namespace lookout::config
