@@ -1,6 +1,6 @@
 // Frame sources on real data: image folders built from ../shared/images,
 // a video written with cv::VideoWriter, and the error paths.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <atomic>
 #include <chrono>
@@ -13,47 +13,27 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
 #include "lookout/capture/frame_source.h"
-#include "test_support.h"
+#include "support/temp_dir.h"
+#include "support/test_support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using lookout::testing::Contains;
+using lookout::testing::TempDir;
 using lookout::capture::CreateFrameSource;
 using lookout::capture::FramePtr;
 using lookout::capture::FrameSource;
 using lookout::capture::SourceOptions;
 using lookout::capture::SourceType;
 using Clock = std::chrono::steady_clock;
-
-// A fresh directory under the system temp dir, removed at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("lookout_capture_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Records what a source delivers; callbacks run on the source's thread.
 class Collector {

@@ -9,11 +9,12 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 #include <nlohmann/json.hpp>
 
-#include "tests/daemon/mosquitto_broker.h"
-#include "tests/daemon/test_util.h"
+#include "support/mosquitto_broker.h"
+#include "support/tcp_port.h"
+#include "support/wait.h"
 
 namespace lookout::daemon {
 namespace {

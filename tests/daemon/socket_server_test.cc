@@ -20,11 +20,12 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 #include <nlohmann/json.hpp>
 
-#include "tests/daemon/test_util.h"
-#include "tests/daemon/unix_client.h"
+#include "support/temp_dir.h"
+#include "support/unix_client.h"
+#include "support/wait.h"
 
 namespace lookout::daemon {
 namespace {

@@ -1,7 +1,7 @@
 // Test fixtures for the MQTT tests: a real mosquitto broker process on a free
 // 127.0.0.1 port, and a libmosquitto client that records what it receives.
-#ifndef LOOKOUT_TESTS_DAEMON_MOSQUITTO_BROKER_H_
-#define LOOKOUT_TESTS_DAEMON_MOSQUITTO_BROKER_H_
+#ifndef LOOKOUT_TESTS_SUPPORT_MOSQUITTO_BROKER_H_
+#define LOOKOUT_TESTS_SUPPORT_MOSQUITTO_BROKER_H_
 
 #include <fcntl.h>
 #include <mosquitto.h>
@@ -22,7 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "tests/daemon/test_util.h"
+#include "support/tcp_port.h"
+#include "support/temp_dir.h"
+#include "support/wait.h"
 
 extern char** environ;
 
@@ -277,4 +279,4 @@ class MqttTestClient {
 
 }  // namespace lookout::testing
 
-#endif  // LOOKOUT_TESTS_DAEMON_MOSQUITTO_BROKER_H_
+#endif  // LOOKOUT_TESTS_SUPPORT_MOSQUITTO_BROKER_H_

@@ -1,7 +1,7 @@
 // A blocking Unix-socket client with line framing and bounded waits, for
-// the socket and daemon tests (header-only: only *_test.cc files are compiled).
-#ifndef LOOKOUT_TESTS_DAEMON_UNIX_CLIENT_H_
-#define LOOKOUT_TESTS_DAEMON_UNIX_CLIENT_H_
+// the socket server and daemon tests.
+#ifndef LOOKOUT_TESTS_SUPPORT_UNIX_CLIENT_H_
+#define LOOKOUT_TESTS_SUPPORT_UNIX_CLIENT_H_
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -14,8 +14,9 @@
 #include <optional>
 #include <string>
 
-#include "catch_compat.h"
 #include <nlohmann/json.hpp>
+
+#include "support/catch_compat.h"
 
 namespace lookout::testing {
 
@@ -112,4 +113,4 @@ class Client {
 
 }  // namespace lookout::testing
 
-#endif  // LOOKOUT_TESTS_DAEMON_UNIX_CLIENT_H_
+#endif  // LOOKOUT_TESTS_SUPPORT_UNIX_CLIENT_H_
