@@ -31,6 +31,7 @@ namespace lookout::daemon {
 namespace {
 
 using lookout::testing::Client;
+using lookout::testing::kEventDeadline;
 using lookout::testing::TempDir;
 using lookout::testing::WaitUntil;
 using nlohmann::json;
@@ -54,7 +55,9 @@ class IoThread {
     std::packaged_task<decltype(f())()> task(std::move(f));
     auto result = task.get_future();
     boost::asio::post(io_, [&task] { task(); });
-    if (result.wait_for(10s) != std::future_status::ready) FAIL("io thread did not run the task");
+    if (result.wait_for(kEventDeadline) != std::future_status::ready) {
+      FAIL("io thread did not run the task");
+    }
     return result.get();
   }
 
@@ -246,7 +249,7 @@ TEST_CASE("socket: a subscriber that does not read is dropped, others get everyt
   std::atomic<bool> in_order{true};
   std::thread reading([&] {
     for (int i = 0; i < kEvents; ++i) {
-      const std::optional<std::string> line = reader.ReadLine(10s);
+      const std::optional<std::string> line = reader.ReadLine();
       if (!line) return;
       if (json::parse(*line)["seq"] != i) in_order = false;
       ++received;

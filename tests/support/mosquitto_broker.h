@@ -92,7 +92,7 @@ class MosquittoBroker {
 
   int port() const { return port_; }
 
-  /// Starts the broker and waits up to 10 s until it accepts connections.
+  /// Starts the broker and waits (bounded) until it accepts connections.
   void Start() {
     if (pid_ > 0) return;
     const std::string dir = dir_.path().string();
@@ -257,7 +257,7 @@ class MqttTestClient {
 
   /// Waits (bounded) until `count` messages have arrived on `topic`.
   bool WaitForCount(const std::string& topic, size_t count,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+                    std::chrono::milliseconds timeout = kEventDeadline) const {
     return WaitUntil([&] { return Messages(topic).size() >= count; }, timeout);
   }
 

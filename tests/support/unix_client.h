@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/catch_compat.h"
+#include "support/wait.h"
 
 namespace lookout::testing {
 
@@ -60,7 +61,7 @@ class Client {
   void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
 
   // The next line without its newline; nullopt on timeout or end of stream.
-  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout = kEventDeadline) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
       if (const size_t nl = buffer_.find('\n'); nl != std::string::npos) {
@@ -91,7 +92,7 @@ class Client {
   }
 
   // True once the server has closed the connection (all data read).
-  bool WaitClosed(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  bool WaitClosed(std::chrono::milliseconds timeout = kEventDeadline) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!eof_ && std::chrono::steady_clock::now() < deadline) {
       buffer_.clear();
