@@ -3,7 +3,9 @@
 #ifndef LOOKOUT_TESTS_SUPPORT_UNIX_CLIENT_H_
 #define LOOKOUT_TESTS_SUPPORT_UNIX_CLIENT_H_
 
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -59,6 +61,14 @@ class Client {
   }
   void SendLine(const std::string& line) { SendRaw(line + "\n"); }
   void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+
+  // Bytes sent that the server has not read yet (SIOCOUTQ: on a Unix socket
+  // they stay charged to the sender until the receiver reads them); -1 on
+  // error. 0 proves the server has read everything sent so far.
+  int Unread() const {
+    int bytes = 0;
+    return ::ioctl(fd_, SIOCOUTQ, &bytes) == 0 ? bytes : -1;
+  }
 
   // The next line without its newline; nullopt on timeout or end of stream.
   std::optional<std::string> ReadLine(std::chrono::milliseconds timeout = kEventDeadline) {
