@@ -87,7 +87,7 @@ if(NOT LOOKOUT_RUNTIME_ONLY)
 endif()
 
 if(LOOKOUT_BUILD_TESTS)
-  # Catch2 2 (Debian 12) or 3 (Debian 13): tests/catch_compat.h hides which.
+  # Catch2 2 (Debian 12) or 3 (Debian 13): tests/support/catch_compat.h hides which.
   find_package(Catch2 3 QUIET)
   if(Catch2_FOUND)
     set(LOOKOUT_CATCH2_MAJOR 3)

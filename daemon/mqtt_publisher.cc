@@ -157,7 +157,7 @@ void MqttPublisher::PublishResult(std::string payload) {
 
 MqttPublisher::Stats MqttPublisher::stats() const {
   std::lock_guard lock(mutex_);
-  return Stats{connected_, published_, queue_.size(), dropped_, reconnects_};
+  return Stats{connected_, published_, queue_.size(), dropped_, reconnects_, failed_connects_};
 }
 
 bool MqttPublisher::SleepUnlessStopping(int seconds) {
@@ -191,6 +191,7 @@ void MqttPublisher::Run() {
     {
       std::lock_guard lock(mutex_);
       connected_ = false;
+      if (!accepted_) ++failed_connects_;
       if (stopping_) break;
     }
     if (!accepted_) {

@@ -51,6 +51,8 @@ class MqttPublisher {
     uint64_t queued = 0;     ///< Result events waiting for a connection now.
     uint64_t dropped = 0;    ///< Result events discarded (queue overflow, rejected, after Stop).
     uint64_t reconnects = 0; ///< Successful connections after the first one.
+    uint64_t failed_connects = 0;  ///< Connection attempts that ended without the
+                                   ///< broker's acceptance (unreachable, refused).
   };
 
   /// Prepares the client; no network activity until Start(). `io` is not used
@@ -131,6 +133,7 @@ class MqttPublisher {
   uint64_t dropped_ = 0;
   uint64_t dropped_while_down_ = 0;    // For the log line on reconnect.
   uint64_t reconnects_ = 0;
+  uint64_t failed_connects_ = 0;
 };
 
 }  // namespace lookout::daemon

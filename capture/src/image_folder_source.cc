@@ -65,7 +65,8 @@ std::vector<fs::path> ListImages(const fs::path& folder, std::string* error) {
 class ImageFolderSource final : public ThreadedSource {
  public:
   explicit ImageFolderSource(const SourceOptions& options)
-      : folder_(options.device),
+      : ThreadedSource(options.clock),
+        folder_(options.device),
         fps_(options.fps > 0.0 ? options.fps : 1.0),
         loop_(options.loop) {}
   ~ImageFolderSource() override { Stop(); }
@@ -99,7 +100,7 @@ class ImageFolderSource final : public ThreadedSource {
     using Clock = std::chrono::steady_clock;
     const auto period = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(1.0 / fps_));
-    Clock::time_point deadline = Clock::now();
+    SourceClock::TimePoint deadline = Now();
     do {
       uint64_t delivered_in_pass = 0;
       for (size_t i = 0; i < files_.size(); ++i) {
@@ -117,7 +118,7 @@ class ImageFolderSource final : public ThreadedSource {
         // Deadline schedule: no drift from callback time, but no burst of
         // catch-up frames either after a slow decode or callback.
         deadline += period;
-        const Clock::time_point now = Clock::now();
+        const SourceClock::TimePoint now = Now();
         if (deadline < now - period) deadline = now;
       }
       if (delivered_in_pass == 0) {

@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <condition_variable>
 #include <exception>
 #include <stdexcept>
 #include <utility>
@@ -10,17 +11,42 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
+namespace lookout::capture {
+namespace {
+
+class SteadyClock final : public SourceClock {
+ public:
+  TimePoint Now() override { return std::chrono::steady_clock::now(); }
+
+  bool SleepUntil(TimePoint deadline, std::stop_token stop) override {
+    // Nothing notifies `wake` but the stop request (stop_token's callback).
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    wake.wait_until(lock, stop, deadline, [] { return false; });
+    return !stop.stop_requested();
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<SourceClock> SteadySourceClock() {
+  static const std::shared_ptr<SourceClock> clock = std::make_shared<SteadyClock>();
+  return clock;
+}
+
+}  // namespace lookout::capture
+
 namespace lookout::capture::internal {
+
+ThreadedSource::ThreadedSource(std::shared_ptr<SourceClock> clock)
+    : clock_(clock != nullptr ? std::move(clock) : SteadySourceClock()) {}
 
 ThreadedSource::~ThreadedSource() {
   // Only reached with a live thread if a derived class forgot to Stop();
   // joining is still better than std::terminate from ~thread.
   if (thread_.joinable()) {
-    {
-      std::lock_guard lock(mutex_);
-      stop_requested_ = true;
-    }
-    wake_.notify_all();
+    stop_.request_stop();
     if (thread_.get_id() != std::this_thread::get_id()) thread_.join();
     else thread_.detach();
   }
@@ -30,15 +56,15 @@ void ThreadedSource::Start(FrameCallback on_frame, EndCallback on_end) {
   if (thread_.joinable()) {
     {
       std::lock_guard lock(mutex_);
-      if (!stop_requested_ && !finished_) {
+      if (!stop_.stop_requested() && !finished_) {
         throw std::logic_error("frame source already running: " + Describe());
       }
     }
     Join();
   }
+  stop_ = std::stop_source();
   {
     std::lock_guard lock(mutex_);
-    stop_requested_ = false;
     finished_ = false;
   }
   ended_ = false;
@@ -50,11 +76,7 @@ void ThreadedSource::Start(FrameCallback on_frame, EndCallback on_end) {
 }
 
 void ThreadedSource::Stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_requested_ = true;
-  }
-  wake_.notify_all();
+  stop_.request_stop();
   if (!thread_.joinable() || thread_.get_id() == std::this_thread::get_id()) return;
   Join();
 }
@@ -76,18 +98,14 @@ void ThreadedSource::ThreadMain() {
   finished_ = true;
 }
 
-bool ThreadedSource::stopping() const {
-  std::lock_guard lock(mutex_);
-  return stop_requested_;
-}
+bool ThreadedSource::stopping() const { return stop_.stop_requested(); }
 
-bool ThreadedSource::WaitUntil(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mutex_);
-  return !wake_.wait_until(lock, deadline, [this] { return stop_requested_; });
+bool ThreadedSource::WaitUntil(SourceClock::TimePoint deadline) {
+  return clock_->SleepUntil(deadline, stop_.get_token());
 }
 
 bool ThreadedSource::WaitFor(std::chrono::steady_clock::duration duration) {
-  return WaitUntil(std::chrono::steady_clock::now() + duration);
+  return WaitUntil(clock_->Now() + duration);
 }
 
 void ThreadedSource::Deliver(cv::Mat image, std::string origin) {

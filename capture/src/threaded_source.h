@@ -4,9 +4,10 @@
 #define LOOKOUT_CAPTURE_SRC_THREADED_SOURCE_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -16,6 +17,9 @@ namespace lookout::capture::internal {
 
 class ThreadedSource : public FrameSource {
  public:
+  /// `clock` paces and times the waits; nullptr means SteadySourceClock().
+  explicit ThreadedSource(std::shared_ptr<SourceClock> clock);
+
   /// Calls Open() on the caller's thread (its exceptions propagate), then
   /// runs Run() on a new thread. A finished or stopped previous run is
   /// joined and closed first; a live one makes it throw std::logic_error.
@@ -37,9 +41,12 @@ class ThreadedSource : public FrameSource {
 
   /// True once Stop() was requested.
   bool stopping() const;
-  /// Sleeps until `deadline`; false (early) when Stop() is requested.
-  bool WaitUntil(std::chrono::steady_clock::time_point deadline);
-  /// Sleeps for `duration`; false (early) when Stop() is requested.
+  /// The source's clock's current time.
+  SourceClock::TimePoint Now() const { return clock_->Now(); }
+  /// Sleeps until `deadline` on the source's clock; false (early) when Stop()
+  /// is requested.
+  bool WaitUntil(SourceClock::TimePoint deadline);
+  /// Sleeps for `duration` from Now(); false (early) when Stop() is requested.
   bool WaitFor(std::chrono::steady_clock::duration duration);
   /// Wraps `image` (owned, CV_8UC3) in a Frame stamped now and hands it to
   /// the frame callback, unless stopping.
@@ -53,12 +60,13 @@ class ThreadedSource : public FrameSource {
   void ThreadMain();
   void Join();
 
+  const std::shared_ptr<SourceClock> clock_;
   FrameCallback on_frame_;
   EndCallback on_end_;
   std::thread thread_;
+  // Stop() requests a stop on it; replaced by Start() (no capture thread then).
+  std::stop_source stop_;
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_requested_ = false;  // Guarded by mutex_.
   bool finished_ = false;        // Guarded by mutex_: Run() has returned.
   bool ended_ = false;           // Capture thread only.
   uint64_t next_sequence_ = 0;   // Capture thread only.

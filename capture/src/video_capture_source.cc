@@ -35,7 +35,8 @@ bool IsIndex(const std::string& device) {
 
 class VideoCaptureSource final : public ThreadedSource {
  public:
-  explicit VideoCaptureSource(const SourceOptions& options) : options_(options) {}
+  explicit VideoCaptureSource(const SourceOptions& options)
+      : ThreadedSource(options.clock), options_(options) {}
   ~VideoCaptureSource() override { Stop(); }
 
   std::string Describe() const override {
@@ -77,7 +78,7 @@ class VideoCaptureSource final : public ThreadedSource {
   void Close() override { capture_.release(); }
 
   void Run() override {
-    Clock::time_point deadline = Clock::now();
+    SourceClock::TimePoint deadline = Now();
     const auto period = options_.fps > 0.0
                             ? std::chrono::duration_cast<Clock::duration>(
                                   std::chrono::duration<double>(1.0 / options_.fps))
@@ -106,7 +107,7 @@ class VideoCaptureSource final : public ThreadedSource {
       if (IsFile() && period > Clock::duration::zero()) {
         if (!WaitUntil(deadline)) return;
         deadline += period;
-        const Clock::time_point now = Clock::now();
+        const SourceClock::TimePoint now = Now();
         if (deadline < now - period) deadline = now;
       }
       Deliver(std::move(image), Name());

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lists the tests of the last CTest run in BUILD_DIR that were skipped, with
-# the reason each printed (LOOKOUT-TEST-SKIPPED lines, tests/catch_compat.h).
+# the reason each printed (LOOKOUT-TEST-SKIPPED lines, tests/support/catch_compat.h).
 set -euo pipefail
 log="${1:?build folder}/Testing/Temporary/LastTest.log"
 [ -f "$log" ] || exit 0

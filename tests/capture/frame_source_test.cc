@@ -1,58 +1,124 @@
-// Frame sources on real data: image folders built from ../shared/images,
-// a video written with cv::VideoWriter, and the error paths.
-#include "catch_compat.h"
+// Frame sources on real data: image folders built from the bundled photos,
+// a video written with cv::VideoWriter, and the error paths. Pacing and
+// reconnect backoff are checked through a TestClock: the waits a source asks
+// for, not how long anything took.
+#include "support/catch_compat.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
 #include "lookout/capture/frame_source.h"
-#include "test_support.h"
+#include "support/temp_dir.h"
+#include "support/test_support.h"
+#include "support/wait.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using lookout::testing::Contains;
 using lookout::capture::CreateFrameSource;
 using lookout::capture::FramePtr;
 using lookout::capture::FrameSource;
+using lookout::capture::SourceClock;
 using lookout::capture::SourceOptions;
 using lookout::capture::SourceType;
-using Clock = std::chrono::steady_clock;
+using lookout::testing::Contains;
+using lookout::testing::kEventDeadline;
+using lookout::testing::RequireReturns;
+using lookout::testing::TempDir;
+using lookout::testing::WaitUntil;
+using Duration = SourceClock::TimePoint::duration;
 
-// A fresh directory under the system temp dir, removed at scope exit.
-class TempDir {
+// A SourceClock for checking the waits a source asks for, on a time line
+// that starts at 0 when the clock is made.
+//   kStill: time moves only when the test says (AdvanceTo), so a waiting
+//           source stays put until the test lets it go, or until Stop().
+//   kJumps: time jumps to each deadline a source waits for: pacing takes no
+//           real time.
+//   kReal:  the real clock (SteadySourceClock()), watched.
+class TestClock final : public SourceClock {
  public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("lookout_capture_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
+  enum Mode { kStill, kJumps, kReal };
+  struct Wait {
+    Duration at;     // Now() when the wait began.
+    Duration until;  // Its deadline.
+    Duration length() const { return until - at; }
+  };
+
+  explicit TestClock(Mode mode)
+      : mode_(mode), origin_(mode == kReal ? real_->Now() : TimePoint{}) {}
+
+  TimePoint Now() override {
+    if (mode_ == kReal) return real_->Now();
+    std::lock_guard lock(mutex_);
+    return origin_ + now_;
   }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
+
+  bool SleepUntil(TimePoint deadline, std::stop_token stop) override {
+    const Duration until = deadline - origin_;
+    std::unique_lock lock(mutex_);
+    waits_.push_back({mode_ == kReal ? real_->Now() - origin_ : now_, until});
+    if (mode_ == kJumps) now_ = std::max(now_, until);
+    changed_.notify_all();
+    if (mode_ == kReal) {
+      lock.unlock();
+      return real_->SleepUntil(deadline, stop);
+    }
+    changed_.wait(lock, stop, [&] { return now_ >= until; });
+    return !stop.stop_requested();
   }
-  const fs::path& path() const { return path_; }
+
+  // kStill: moves time forward to `time` (on the clock's time line).
+  void AdvanceTo(Duration time) {
+    std::lock_guard lock(mutex_);
+    now_ = std::max(now_, time);
+    changed_.notify_all();
+  }
+
+  // Waits (bounded) until sources have begun `count` waits in all.
+  bool WaitForWaits(size_t count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, kEventDeadline, [&] { return waits_.size() >= count; });
+  }
+
+  std::vector<Wait> waits() const {
+    std::lock_guard lock(mutex_);
+    return waits_;
+  }
+  std::vector<Duration> deadlines() const {
+    std::vector<Duration> out;
+    for (const Wait& wait : waits()) out.push_back(wait.until);
+    return out;
+  }
+  std::vector<Duration> lengths() const {
+    std::vector<Duration> out;
+    for (const Wait& wait : waits()) out.push_back(wait.length());
+    return out;
+  }
 
  private:
-  fs::path path_;
+  const Mode mode_;
+  const std::shared_ptr<SourceClock> real_ = lookout::capture::SteadySourceClock();
+  const TimePoint origin_;
+  mutable std::mutex mutex_;
+  std::condition_variable_any changed_;
+  Duration now_{0};  // kStill, kJumps.
+  std::vector<Wait> waits_;
 };
 
 // Records what a source delivers; callbacks run on the source's thread.
@@ -62,7 +128,6 @@ class Collector {
     return [this](FramePtr frame) {
       std::lock_guard lock(mutex_);
       frames_.push_back(std::move(frame));
-      arrival_.push_back(Clock::now());
       changed_.notify_all();
     };
   }
@@ -73,21 +138,17 @@ class Collector {
       changed_.notify_all();
     };
   }
-  bool WaitForEnd(std::chrono::milliseconds timeout = 10s) {
+  bool WaitForEnd(std::chrono::milliseconds timeout = kEventDeadline) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, timeout, [this] { return !end_reasons_.empty(); });
   }
-  bool WaitForFrames(size_t count, std::chrono::milliseconds timeout = 10s) {
+  bool WaitForFrames(size_t count, std::chrono::milliseconds timeout = kEventDeadline) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, timeout, [&] { return frames_.size() >= count; });
   }
   std::vector<FramePtr> frames() const {
     std::lock_guard lock(mutex_);
     return frames_;
-  }
-  std::vector<Clock::time_point> arrivals() const {
-    std::lock_guard lock(mutex_);
-    return arrival_;
   }
   std::vector<std::string> end_reasons() const {
     std::lock_guard lock(mutex_);
@@ -98,7 +159,6 @@ class Collector {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<FramePtr> frames_;
-  std::vector<Clock::time_point> arrival_;
   std::vector<std::string> end_reasons_;
 };
 
@@ -129,12 +189,14 @@ struct ImageFolder {
   }
 };
 
-SourceOptions Images(const fs::path& folder, double fps, bool loop = false) {
+SourceOptions Images(const fs::path& folder, double fps, bool loop = false,
+                     std::shared_ptr<SourceClock> clock = nullptr) {
   SourceOptions options;
   options.type = SourceType::kImages;
   options.device = folder.string();
   options.fps = fps;
   options.loop = loop;
+  options.clock = std::move(clock);
   return options;
 }
 
@@ -148,14 +210,17 @@ TEST_CASE("image folder: frames in name order, corrupt file skipped, end once",
           "[capture][images]") {
   ImageFolder folder;
   Collector got;
-  auto source = CreateFrameSource(Images(folder.dir.path(), 50.0));
+  auto clock = std::make_shared<TestClock>(TestClock::kJumps);
+  auto source = CreateFrameSource(Images(folder.dir.path(), 50.0, /*loop=*/false, clock));
   CHECK_THAT(source->Describe(), Contains("images:" + folder.dir.path().string()) &&
                                      Contains("4 files") && Contains("50 fps") &&
                                      Contains("once"));
-  const Clock::time_point start = Clock::now();
+  const auto steady_before = std::chrono::steady_clock::now();
+  const auto wall_before = std::chrono::system_clock::now();
   source->Start(got.OnFrame(), got.OnEnd());
   REQUIRE(got.WaitForEnd());
-  const auto elapsed = Clock::now() - start;
+  const auto steady_after = std::chrono::steady_clock::now();
+  const auto wall_after = std::chrono::system_clock::now();
   source->Stop();
 
   const std::vector<FramePtr> frames = got.frames();
@@ -168,13 +233,16 @@ TEST_CASE("image folder: frames in name order, corrupt file skipped, end once",
     // The independent definition of the expected pixels: OpenCV's decoder.
     CHECK(SameImage(frames[i]->image, cv::imread(folder.good[i].second.string(), cv::IMREAD_COLOR)));
     if (i > 0) CHECK(frames[i]->captured >= frames[i - 1]->captured);
+    // Stamped by the real clocks while the source ran.
+    CHECK(frames[i]->captured >= steady_before);
+    CHECK(frames[i]->captured <= steady_after);
+    CHECK(frames[i]->wall_time >= wall_before);
+    CHECK(frames[i]->wall_time <= wall_after);
   }
   CHECK(got.end_reasons() == std::vector<std::string>{""});
-  // 50 fps: frames at 0, 20 and 40 ms. Only a loose lower bound, CI is noisy.
-  CHECK(elapsed >= 30ms);
-  CHECK(elapsed < 5s);
-  const auto wall_skew = frames[0]->wall_time - std::chrono::system_clock::now();
-  CHECK(std::chrono::abs(wall_skew) < 60s);
+  // 50 fps: one frame per 1/50 s = 20 ms, the first at once; the undecodable
+  // file costs no slot. Frames are due at 0, 20 and 40 ms.
+  CHECK(clock->deadlines() == std::vector<Duration>{0ms, 20ms, 40ms});
 }
 
 TEST_CASE("image folder: loop mode keeps going until Stop()", "[capture][images]") {
@@ -184,32 +252,37 @@ TEST_CASE("image folder: loop mode keeps going until Stop()", "[capture][images]
   CHECK_THAT(source->Describe(), Contains("loop"));
   source->Start(got.OnFrame(), got.OnEnd());
   REQUIRE(got.WaitForFrames(8));
-  const Clock::time_point stop_start = Clock::now();
-  source->Stop();
-  CHECK(Clock::now() - stop_start < 1s);
+  RequireReturns("Stop()", [&] { source->Stop(); });
   const size_t count = got.frames().size();
-  std::this_thread::sleep_for(50ms);
-  CHECK(got.frames().size() == count);  // Nothing after Stop() returned.
-  CHECK(got.end_reasons().empty());     // Stop() is not an end.
+  source->Stop();  // Idempotent.
+  // Destroying the source joins any capture thread left, so the count is
+  // final: nothing arrived after Stop() returned.
+  source.reset();
+  CHECK(got.frames().size() == count);
+  CHECK(got.end_reasons().empty());  // Stop() is not an end.
 
   const std::vector<FramePtr> frames = got.frames();
   for (size_t i = 0; i < frames.size(); ++i) {
     CHECK(frames[i]->sequence == i);
     CHECK(frames[i]->origin == folder.good[i % 3].first);
   }
-  source->Stop();  // Idempotent.
 }
 
 TEST_CASE("image folder: Stop() interrupts a long pacing wait", "[capture][images]") {
   ImageFolder folder;
   Collector got;
-  auto source = CreateFrameSource(Images(folder.dir.path(), 0.2));  // One frame per 5 s.
+  // The real clock, one frame an hour: Stop() can come back within the
+  // deadline only by ending the wait for the second frame.
+  auto clock = std::make_shared<TestClock>(TestClock::kReal);
+  auto source = CreateFrameSource(Images(folder.dir.path(), 1.0 / 3600, /*loop=*/false, clock));
   source->Start(got.OnFrame(), got.OnEnd());
   REQUIRE(got.WaitForFrames(1));
-  const Clock::time_point stop_start = Clock::now();
-  source->Stop();
-  CHECK(Clock::now() - stop_start < 500ms);
+  REQUIRE(clock->WaitForWaits(2));
+  const std::vector<TestClock::Wait> waits = clock->waits();
+  CHECK(waits[1].until - waits[0].until == 3600s);  // The second frame, an hour after the first.
+  RequireReturns("Stop()", [&] { source->Stop(); });
   CHECK(got.frames().size() == 1);
+  CHECK(got.end_reasons().empty());
 }
 
 TEST_CASE("image folder: a second Start() after Stop() begins again at 0",
@@ -237,11 +310,9 @@ TEST_CASE("image folder: Stop() from inside the frame callback", "[capture][imag
   source->Start([&](FramePtr) {
     if (++frames == 2) source->Stop();
   }, [](const std::string&) {});
-  const Clock::time_point deadline = Clock::now() + 5s;
-  while (frames < 2 && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
-  std::this_thread::sleep_for(50ms);
+  REQUIRE(WaitUntil([&] { return frames >= 2; }));
+  source->Stop();  // Joins the thread the callback stopped: no callback runs after it.
   CHECK(frames == 2);
-  source->Stop();  // Joins the thread the callback stopped.
 }
 
 TEST_CASE("image folder: nothing decodable ends the source with a reason",
@@ -294,12 +365,14 @@ fs::path WriteVideo(const fs::path& dir, int count) {
   return path;
 }
 
-SourceOptions Video(const fs::path& file, double fps = 0.0, bool loop = false) {
+SourceOptions Video(const fs::path& file, double fps = 0.0, bool loop = false,
+                    std::shared_ptr<SourceClock> clock = nullptr) {
   SourceOptions options;
   options.type = SourceType::kVideo;
   options.device = file.string();
   options.fps = fps;
   options.loop = loop;
+  options.clock = std::move(clock);
   return options;
 }
 
@@ -335,14 +408,14 @@ TEST_CASE("video file: pacing and looping", "[capture][video]") {
 
   SECTION("paced at 100 fps") {
     Collector got;
-    auto source = CreateFrameSource(Video(file, 100.0));
-    const Clock::time_point start = Clock::now();
+    auto clock = std::make_shared<TestClock>(TestClock::kJumps);
+    auto source = CreateFrameSource(Video(file, 100.0, /*loop=*/false, clock));
     source->Start(got.OnFrame(), got.OnEnd());
     REQUIRE(got.WaitForEnd());
-    const auto elapsed = Clock::now() - start;
     source->Stop();
     CHECK(got.frames().size() == 5);
-    CHECK(elapsed >= 30ms);  // Four 10 ms periods; loose bound.
+    // 100 fps: one frame per 10 ms, the first at once.
+    CHECK(clock->deadlines() == std::vector<Duration>{0ms, 10ms, 20ms, 30ms, 40ms});
   }
   SECTION("looping restarts at the first frame") {
     Collector got;
@@ -362,36 +435,47 @@ TEST_CASE("video file: pacing and looping", "[capture][video]") {
 TEST_CASE("live sources reconnect with backoff after a read failure", "[capture][video]") {
   // FFmpeg opens local files as readily as RTSP URLs, so an "rtsp" source on
   // a short clip exercises the live path for real: EOF reads as a lost
-  // stream, which is released and reopened after the 0.5 s backoff.
+  // stream, which is released and reopened after the backoff (0.5 s, doubling
+  // to 30 s while reopening fails). The clock stands still: the source waits
+  // until the test moves it on.
   TempDir dir;
   const fs::path file = WriteVideo(dir.path(), 5);
+  auto clock = std::make_shared<TestClock>(TestClock::kStill);
   SourceOptions options;
   options.type = SourceType::kRtsp;
   options.device = file.string();
+  options.clock = clock;
+  Collector got;
+  auto source = CreateFrameSource(options);
+  source->Start(got.OnFrame(), got.OnEnd());
+  REQUIRE(got.WaitForFrames(5));
+  // The sixth read meets the end of the clip: the source waits to reconnect.
+  REQUIRE(clock->WaitForWaits(1));
+  CHECK(clock->waits()[0].length() == 500ms);
+  CHECK(got.frames().size() == 5);  // Nothing while the clock stands still.
 
   SECTION("the stream comes back and the sequence continues") {
-    Collector got;
-    auto source = CreateFrameSource(options);
-    source->Start(got.OnFrame(), got.OnEnd());
-    REQUIRE(got.WaitForFrames(7));
-    source->Stop();
+    clock->AdvanceTo(clock->waits()[0].until);
+    REQUIRE(got.WaitForFrames(10));
+    // The end of the clip again, after good frames: the backoff starts over.
+    REQUIRE(clock->WaitForWaits(2));
+    CHECK(clock->waits()[1].length() == 500ms);
+    RequireReturns("Stop()", [&] { source->Stop(); });
     const std::vector<FramePtr> frames = got.frames();
-    const std::vector<Clock::time_point> arrivals = got.arrivals();
+    REQUIRE(frames.size() == 10);
     for (size_t i = 0; i < frames.size(); ++i) CHECK(frames[i]->sequence == i);
     CHECK(cv::mean(frames[5]->image)[0] == Approx(10).margin(4));  // First frame again.
-    CHECK(arrivals[5] - arrivals[4] >= 400ms);
     CHECK(got.end_reasons().empty());  // Live sources do not end on errors.
   }
-  SECTION("Stop() interrupts the backoff wait") {
-    Collector got;
-    auto source = CreateFrameSource(options);
-    source->Start(got.OnFrame(), got.OnEnd());
-    REQUIRE(got.WaitForFrames(5));
+  SECTION("the backoff doubles while reopening fails, and Stop() interrupts it") {
     fs::remove(file);  // Reopening now fails: the source keeps backing off.
-    std::this_thread::sleep_for(200ms);
-    const Clock::time_point stop_start = Clock::now();
-    source->Stop();
-    CHECK(Clock::now() - stop_start < 300ms);
+    for (size_t waits = 1; waits < 8; ++waits) {
+      clock->AdvanceTo(clock->waits().back().until);
+      REQUIRE(clock->WaitForWaits(waits + 1));
+    }
+    CHECK(clock->lengths() == std::vector<Duration>{500ms, 1s, 2s, 4s, 8s, 16s, 30s, 30s});
+    // The clock alone would never end this wait.
+    RequireReturns("Stop()", [&] { source->Stop(); });
     CHECK(got.frames().size() == 5);
     CHECK(got.end_reasons().empty());
   }

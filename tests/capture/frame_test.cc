@@ -2,7 +2,7 @@
 // values (the Rec601/Rec709 equations, full and limited range) and against
 // OpenCV's own YUV 4:2:0 conversion of a real photo; and the preprocessor on
 // such frames.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -16,7 +16,7 @@
 #include "lookout/capture/frame.h"
 #include "lookout/capture/frame_source.h"
 #include "lookout/capture/preprocessor.h"
-#include "test_support.h"
+#include "support/test_support.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Preprocessor: expected tensor bytes come from hand calculation of
 // q = round((p - mean) / std / scale) + zero_point, saturated, and from the
 // NHWC/NCHW index definitions, never from the code under test.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <cstring>
 #include <stdexcept>

@@ -1,7 +1,6 @@
 #include "lookout/config/config.h"
 
-#include "catch_compat.h"
-#include <unistd.h>
+#include "support/catch_compat.h"
 
 #include <filesystem>
 #include <fstream>
@@ -11,12 +10,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "test_support.h"
+#include "support/temp_dir.h"
+#include "support/test_support.h"
 
 namespace lookout::config {
 namespace {
 
 namespace fs = std::filesystem;
+using lookout::testing::TempDir;
 using nlohmann::json;
 
 // The smallest valid document; bad cases are patches onto it.
@@ -39,27 +40,6 @@ std::string Patched(const std::string& patch) {
   doc.merge_patch(json::parse(patch));
   return doc.dump();
 }
-
-// A temporary folder removed at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("lookout_config_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
 
 void WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

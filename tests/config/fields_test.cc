@@ -2,7 +2,7 @@
 // its keys, the defaults ConfigToJson shows, a round trip of a config that
 // differs from the defaults in every key, the reference it renders and
 // docs/config.md holding that reference.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -16,7 +16,7 @@
 
 #include "fields.h"
 #include "lookout/config/config.h"
-#include "test_support.h"
+#include "support/test_support.h"
 
 namespace lookout::config {
 namespace {

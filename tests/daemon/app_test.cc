@@ -2,7 +2,7 @@
 // every other Invoke() (as a library call that returns an error would): the
 // failed frames are counted in `inference_errors`, the others still come out
 // as events, and the daemon keeps serving its socket until it is stopped.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -17,9 +17,10 @@
 #include "daemon/classifier.h"
 #include "src/graph.h"
 #include "src/interpreter_testing.h"
-#include "test_support.h"
-#include "test_util.h"
-#include "unix_client.h"
+#include "support/temp_dir.h"
+#include "support/test_support.h"
+#include "support/unix_client.h"
+#include "support/wait.h"
 
 namespace lr = lookout::runtime;
 using lookout::testing::Client;

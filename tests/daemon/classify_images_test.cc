@@ -1,7 +1,7 @@
 // Classification of real photos: the bundled default model, through the same
 // Classifier lookoutd and `lookout classify` use, against the acceptable
 // ImageNet labels a person assigned in ../shared/images/labels.json.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <algorithm>
 #include <fstream>
@@ -12,7 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "daemon/classifier.h"
-#include "test_support.h"
+#include "support/test_support.h"
 
 namespace ld = lookout::daemon;
 using lookout::testing::SharedDir;

@@ -1,7 +1,7 @@
 #include <chrono>
 #include <limits>
 
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 #include <nlohmann/json.hpp>
 
 #include "daemon/event.h"

@@ -1,6 +1,6 @@
 // LOOKOUT_NO_OWN_KERNELS as the programs turn it into InterpreterOptions
 // (the runtime library itself reads no environment).
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include "daemon/model_tools.h"
 #include "lookout/runtime/interpreter.h"

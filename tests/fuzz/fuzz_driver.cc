@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
-#include "splitmix64.h"
 #include "lookout/runtime/model.h"
 #include "model_fuzzer.h"
+#include "support/splitmix64.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define LOOKOUT_HAVE_SANITIZER 1

@@ -19,23 +19,24 @@
 #include <thread>
 #include <vector>
 
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 #include <nlohmann/json.hpp>
 
-#include "test_support.h"
-#include "tests/daemon/mosquitto_broker.h"
-#include "tests/daemon/test_util.h"
-#include "tests/daemon/unix_client.h"
-#include "tests/integration/process.h"
+#include "support/mosquitto_broker.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+#include "support/test_support.h"
+#include "support/unix_client.h"
+#include "support/wait.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using lookout::testing::BinaryDir;
 using lookout::testing::Client;
+using lookout::testing::Emulator;
 using lookout::testing::MosquittoBroker;
 using lookout::testing::MqttTestClient;
-using lookout::testing::LookoutForClassify;
 using lookout::testing::Process;
 using lookout::testing::ReadText;
 using lookout::testing::RunToEnd;
@@ -44,6 +45,27 @@ using lookout::testing::TempDir;
 using lookout::testing::WaitUntil;
 using nlohmann::json;
 using namespace std::chrono_literals;
+
+// `lookout classify` execs lookout-classify from its own folder. Without
+// binfmt_misc an emulated program cannot exec another target program, so a
+// cross-built test runs a copy of `lookout` beside a script that starts the
+// real lookout-classify through the emulator. Returns the `lookout` to run.
+fs::path LookoutForClassify(const fs::path& scratch) {
+  const fs::path lookout = BinaryDir() / "bin/lookout";
+  const std::vector<std::string> emulator = Emulator();
+  if (emulator.empty()) return lookout;
+  const fs::path bin = scratch / "bin";
+  fs::create_directories(bin);
+  fs::copy_file(lookout, bin / "lookout", fs::copy_options::overwrite_existing);
+  std::ofstream script(bin / "lookout-classify");
+  script << "#!/bin/sh\nexec";
+  for (const auto& arg : emulator) script << " '" << arg << "'";
+  script << " '" << (BinaryDir() / "bin/lookout-classify").string() << "' \"$@\"\n";
+  script.close();
+  fs::permissions(bin / "lookout-classify", fs::perms::owner_all | fs::perms::group_read |
+                                                 fs::perms::group_exec);
+  return bin / "lookout";
+}
 
 // Acceptable top-1 class indices per photo of the bundled folder, and the
 // photos in the order an image-folder source serves them (sorted by name).

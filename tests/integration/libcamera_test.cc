@@ -20,14 +20,15 @@
 #include <string>
 #include <vector>
 
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "test_support.h"
-#include "tests/daemon/test_util.h"
-#include "tests/daemon/unix_client.h"
-#include "tests/integration/process.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+#include "support/test_support.h"
+#include "support/unix_client.h"
+#include "support/wait.h"
 
 namespace {
 

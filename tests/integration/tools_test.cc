@@ -9,11 +9,12 @@
 #include <map>
 #include <string>
 
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 #include <nlohmann/json.hpp>
 
-#include "test_support.h"
-#include "tests/integration/process.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+#include "support/test_support.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 // minimum on graphs small enough to check by hand), the tensor lifetimes it
 // is given, and in-place chains (a node whose kernel runs in place writes
 // over its input where that input dies).
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // The runtime's BuiltinOperator enum holds TensorFlow Lite's schema codes:
 // each value's name, as the model loader names codes, is the operator's.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <cstdint>
 #include <string>

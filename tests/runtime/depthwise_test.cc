@@ -5,7 +5,7 @@
 // quantizations; XNNPACK's operator for the node (LOOKOUT_NO_OWN_KERNELS=1)
 // against the same definition where it requantizes in fp32 (x86-64); and
 // within 1 LSB of a double-precision depthwise convolution.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 // small enough to work out by hand, packed as each kernel's header
 // documents (kernels/x86/gemm.h, kernels/arm/gemm.h), checked for every
 // tile height.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <cstdint>
 #include <vector>

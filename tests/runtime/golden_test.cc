@@ -4,7 +4,7 @@
 // (*.xnnpack.out): as many top-1 agreements or more, and a max |difference|
 // no larger, per model. The repository carries five cases of the default
 // model (tests/data/golden); ../shared/golden has 13 for each shared model.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <filesystem>
 #include <algorithm>
@@ -15,7 +15,7 @@
 #include <string>
 
 #include "lookout/runtime/interpreter.h"
-#include "test_support.h"
+#include "support/test_support.h"
 
 namespace lr = lookout::runtime;
 namespace fs = std::filesystem;

@@ -2,7 +2,7 @@
 // Invoke() at its node, with an error naming the node and its op; nodes
 // after it do not run. The failing kernel is swapped in after
 // AllocateTensors() (src/interpreter_testing.h).
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // families allowed and the own-kernel switches, on the bundled MobileNet v2
 // (uint8: CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, RESHAPE,
 // SOFTMAX).
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <cstdint>
 #include <map>
@@ -13,7 +13,7 @@
 #include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/model.h"
 #include "runtime/own_kernels.h"
-#include "test_support.h"
+#include "support/test_support.h"
 
 namespace lt = lookout::testing;
 namespace lr = lookout::runtime;

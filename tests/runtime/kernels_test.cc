@@ -1,7 +1,7 @@
 // Reference kernels against expectations worked out by hand (the arithmetic
 // is in the comments), through whole tiny models so that loading, Prepare
 // and Invoke all take part.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <algorithm>
 #include <cstdint>

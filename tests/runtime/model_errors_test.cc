@@ -2,7 +2,7 @@
 // deliberately malformed models must be refused with a message that names the
 // culprit, or run; never crash, hang or hit undefined behaviour (this binary
 // also runs under ASan/UBSan).
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <unistd.h>
 
@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
-#include "splitmix64.h"
 #include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/model.h"
 #include "runtime/model_builder.h"
 #include "src/model_access.h"
-#include "test_support.h"
+#include "support/splitmix64.h"
+#include "support/test_support.h"
 #include "tflite_schema_generated.h"
 
 namespace lr = lookout::runtime;

@@ -3,7 +3,7 @@
 // reference integer MUL (golden test): byte for byte over shapes,
 // broadcasts, scales (right and left shifts), zero points and activations;
 // and a few products worked out by hand, ties included.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <cstdlib>
 #include <random>

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include "lookout/runtime/interpreter.h"
 #include "lookout/runtime/model.h"
-#include "test_support.h"
+#include "support/test_support.h"
 
 namespace {
 std::atomic<bool> g_armed{false};

@@ -7,7 +7,7 @@
 // (LOOKOUT_NO_OWN_KERNELS=1) against the same definition where it
 // requantizes in fp32 (x86-64); within 1 LSB of a double-precision
 // computation; and equal to a few results worked out by hand.
-#include "catch_compat.h"
+#include "support/catch_compat.h"
 
 #include <algorithm>
 #include <cmath>

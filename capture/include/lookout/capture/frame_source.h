@@ -32,13 +32,42 @@
 #ifndef LOOKOUT_CAPTURE_FRAME_SOURCE_H_
 #define LOOKOUT_CAPTURE_FRAME_SOURCE_H_
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 
 #include "lookout/capture/frame.h"
 
 namespace lookout::capture {
+
+/// The time line of the sources that run a capture loop of their own
+/// (images, video files, v4l2, rtsp): they schedule paced frames and the
+/// reconnect backoff on Now() and wait with SleepUntil(). The default,
+/// SteadySourceClock(), is std::chrono::steady_clock; tests substitute a fake
+/// that records the waits a source asks for and decides when they end.
+/// Frame timestamps (Frame::captured, Frame::wall_time) always come from the
+/// real clocks, and libcamera sources pace on the steady clock directly.
+class SourceClock {
+ public:
+  /// A time point on std::chrono::steady_clock's time line (nanoseconds).
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  virtual ~SourceClock() = default;
+  /// The current time.
+  virtual TimePoint Now() = 0;
+  /// Blocks until Now() >= `deadline` or until a stop is requested through
+  /// `stop` (Stop() on the source), whichever comes first. Returns true when
+  /// the deadline was reached, false when a stop was requested (also when it
+  /// comes with the deadline). Called on capture threads; a clock shared by
+  /// several sources is called from several threads at once.
+  virtual bool SleepUntil(TimePoint deadline, std::stop_token stop) = 0;
+};
+
+/// The real clock: std::chrono::steady_clock, waiting on a condition
+/// variable that a stop request wakes. One shared instance.
+std::shared_ptr<SourceClock> SteadySourceClock();
 
 /// Kinds of source CreateFrameSource() can build.
 enum class SourceType { kLibcamera, kV4l2, kVideo, kRtsp, kImages };
@@ -73,6 +102,10 @@ struct SourceOptions {
   double fps = 0.0;
   /// images/video: restart from the first frame at the end instead of ending.
   bool loop = false;
+  /// images, video, v4l2, rtsp: the clock frames are paced and reconnects
+  /// are timed by (see SourceClock). nullptr (the default) means
+  /// SteadySourceClock(). libcamera ignores it.
+  std::shared_ptr<SourceClock> clock;
 };
 
 /// A running producer of frames. Not copyable or movable (the capture thread

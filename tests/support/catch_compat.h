@@ -1,8 +1,8 @@
 // Catch2 2 (Debian 12, single header) and Catch2 3 (Debian 13, per-feature
 // headers, Catch::Approx, ContainsSubstring) behind one include, chosen by
 // the version CMake found (LOOKOUT_CATCH2_MAJOR).
-#ifndef LOOKOUT_TESTS_CATCH_COMPAT_H_
-#define LOOKOUT_TESTS_CATCH_COMPAT_H_
+#ifndef LOOKOUT_TESTS_SUPPORT_CATCH_COMPAT_H_
+#define LOOKOUT_TESTS_SUPPORT_CATCH_COMPAT_H_
 
 #include <string>
 
@@ -59,4 +59,4 @@ inline void PrintSkip(const std::string& reason) {
 }
 }  // namespace lookout::testing
 
-#endif  // LOOKOUT_TESTS_CATCH_COMPAT_H_
+#endif  // LOOKOUT_TESTS_SUPPORT_CATCH_COMPAT_H_

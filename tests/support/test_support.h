@@ -1,6 +1,6 @@
 // Helpers shared by the test binaries: where the real data lives.
-#ifndef LOOKOUT_TESTS_TEST_SUPPORT_H_
-#define LOOKOUT_TESTS_TEST_SUPPORT_H_
+#ifndef LOOKOUT_TESTS_SUPPORT_TEST_SUPPORT_H_
+#define LOOKOUT_TESTS_SUPPORT_TEST_SUPPORT_H_
 
 #include <cstdint>
 #include <filesystem>
@@ -33,4 +33,4 @@ std::vector<uint8_t> ReadFileBytes(const std::filesystem::path& path);
 
 }  // namespace lookout::testing
 
-#endif  // LOOKOUT_TESTS_TEST_SUPPORT_H_
+#endif  // LOOKOUT_TESTS_SUPPORT_TEST_SUPPORT_H_

@@ -1,7 +1,7 @@
 // Child processes for the end-to-end tests: started with posix_spawn, their
 // stdout/stderr in files, killed (only they) if still running at the end.
-#ifndef LOOKOUT_TESTS_INTEGRATION_PROCESS_H_
-#define LOOKOUT_TESTS_INTEGRATION_PROCESS_H_
+#ifndef LOOKOUT_TESTS_SUPPORT_PROCESS_H_
+#define LOOKOUT_TESTS_SUPPORT_PROCESS_H_
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "test_support.h"
-#include "tests/daemon/test_util.h"
+#include "support/test_support.h"
+#include "support/wait.h"
 
 extern char** environ;
 
@@ -99,27 +99,6 @@ inline Result RunToEnd(const std::vector<std::string>& argv, const fs::path& dir
   return {status, p.Stdout(), p.Stderr()};
 }
 
-// `lookout classify` execs lookout-classify from its own folder. Without
-// binfmt_misc an emulated program cannot exec another target program, so a
-// cross-built test runs a copy of `lookout` beside a script that starts the
-// real lookout-classify through the emulator. Returns the `lookout` to run.
-inline fs::path LookoutForClassify(const fs::path& scratch) {
-  const fs::path lookout = BinaryDir() / "bin/lookout";
-  const std::vector<std::string> emulator = Emulator();
-  if (emulator.empty()) return lookout;
-  const fs::path bin = scratch / "bin";
-  fs::create_directories(bin);
-  fs::copy_file(lookout, bin / "lookout", fs::copy_options::overwrite_existing);
-  std::ofstream script(bin / "lookout-classify");
-  script << "#!/bin/sh\nexec";
-  for (const auto& arg : emulator) script << " '" << arg << "'";
-  script << " '" << (BinaryDir() / "bin/lookout-classify").string() << "' \"$@\"\n";
-  script.close();
-  fs::permissions(bin / "lookout-classify", fs::perms::owner_all | fs::perms::group_read |
-                                                 fs::perms::group_exec);
-  return bin / "lookout";
-}
-
 }  // namespace lookout::testing
 
-#endif  // LOOKOUT_TESTS_INTEGRATION_PROCESS_H_
+#endif  // LOOKOUT_TESTS_SUPPORT_PROCESS_H_

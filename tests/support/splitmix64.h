@@ -1,7 +1,7 @@
 // SplitMix64: a fixed, portable pseudo-random sequence for tests and the
 // fuzz driver (std distributions differ between standard libraries).
-#ifndef LOOKOUT_TESTS_SPLITMIX64_H_
-#define LOOKOUT_TESTS_SPLITMIX64_H_
+#ifndef LOOKOUT_TESTS_SUPPORT_SPLITMIX64_H_
+#define LOOKOUT_TESTS_SUPPORT_SPLITMIX64_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -26,4 +26,4 @@ class SplitMix64 {
 
 }  // namespace lookout::testing
 
-#endif  // LOOKOUT_TESTS_SPLITMIX64_H_
+#endif  // LOOKOUT_TESTS_SUPPORT_SPLITMIX64_H_

@@ -1,9 +1,11 @@
 // A blocking Unix-socket client with line framing and bounded waits, for
-// the socket and daemon tests (header-only: only *_test.cc files are compiled).
-#ifndef LOOKOUT_TESTS_DAEMON_UNIX_CLIENT_H_
-#define LOOKOUT_TESTS_DAEMON_UNIX_CLIENT_H_
+// the socket server and daemon tests.
+#ifndef LOOKOUT_TESTS_SUPPORT_UNIX_CLIENT_H_
+#define LOOKOUT_TESTS_SUPPORT_UNIX_CLIENT_H_
 
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -14,8 +16,10 @@
 #include <optional>
 #include <string>
 
-#include "catch_compat.h"
 #include <nlohmann/json.hpp>
+
+#include "support/catch_compat.h"
+#include "support/wait.h"
 
 namespace lookout::testing {
 
@@ -58,8 +62,16 @@ class Client {
   void SendLine(const std::string& line) { SendRaw(line + "\n"); }
   void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
 
+  // Bytes sent that the server has not read yet (SIOCOUTQ: on a Unix socket
+  // they stay charged to the sender until the receiver reads them); -1 on
+  // error. 0 proves the server has read everything sent so far.
+  int Unread() const {
+    int bytes = 0;
+    return ::ioctl(fd_, SIOCOUTQ, &bytes) == 0 ? bytes : -1;
+  }
+
   // The next line without its newline; nullopt on timeout or end of stream.
-  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout = kEventDeadline) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
       if (const size_t nl = buffer_.find('\n'); nl != std::string::npos) {
@@ -90,7 +102,7 @@ class Client {
   }
 
   // True once the server has closed the connection (all data read).
-  bool WaitClosed(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  bool WaitClosed(std::chrono::milliseconds timeout = kEventDeadline) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!eof_ && std::chrono::steady_clock::now() < deadline) {
       buffer_.clear();
@@ -112,4 +124,4 @@ class Client {
 
 }  // namespace lookout::testing
 
-#endif  // LOOKOUT_TESTS_DAEMON_UNIX_CLIENT_H_
+#endif  // LOOKOUT_TESTS_SUPPORT_UNIX_CLIENT_H_

@@ -1,7 +1,7 @@
 // Test fixtures for the MQTT tests: a real mosquitto broker process on a free
 // 127.0.0.1 port, and a libmosquitto client that records what it receives.
-#ifndef LOOKOUT_TESTS_DAEMON_MOSQUITTO_BROKER_H_
-#define LOOKOUT_TESTS_DAEMON_MOSQUITTO_BROKER_H_
+#ifndef LOOKOUT_TESTS_SUPPORT_MOSQUITTO_BROKER_H_
+#define LOOKOUT_TESTS_SUPPORT_MOSQUITTO_BROKER_H_
 
 #include <fcntl.h>
 #include <mosquitto.h>
@@ -22,7 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "tests/daemon/test_util.h"
+#include "support/tcp_port.h"
+#include "support/temp_dir.h"
+#include "support/wait.h"
 
 extern char** environ;
 
@@ -90,7 +92,7 @@ class MosquittoBroker {
 
   int port() const { return port_; }
 
-  /// Starts the broker and waits up to 10 s until it accepts connections.
+  /// Starts the broker and waits (bounded) until it accepts connections.
   void Start() {
     if (pid_ > 0) return;
     const std::string dir = dir_.path().string();
@@ -255,7 +257,7 @@ class MqttTestClient {
 
   /// Waits (bounded) until `count` messages have arrived on `topic`.
   bool WaitForCount(const std::string& topic, size_t count,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+                    std::chrono::milliseconds timeout = kEventDeadline) const {
     return WaitUntil([&] { return Messages(topic).size() >= count; }, timeout);
   }
 
@@ -277,4 +279,4 @@ class MqttTestClient {
 
 }  // namespace lookout::testing
 
-#endif  // LOOKOUT_TESTS_DAEMON_MOSQUITTO_BROKER_H_
+#endif  // LOOKOUT_TESTS_SUPPORT_MOSQUITTO_BROKER_H_
