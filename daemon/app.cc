@@ -2,6 +2,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <cstring>
+
 #include <spdlog/spdlog.h>
 
 namespace lookout::daemon {
@@ -273,6 +275,14 @@ void App::ScheduleWatchdog() {
   });
 }
 
-void App::Notify(const std::string& state) { sd_notify(0, state.c_str()); }
+void App::Notify(const std::string& state) {
+  // 0: not started by systemd (no NOTIFY_SOCKET), nothing to tell.
+  const int rc = sd_notify(0, state.c_str());
+  if (rc >= 0) {
+    notify_failed_ = false;
+  } else if (!notify_failed_.exchange(true)) {
+    spdlog::warn("sd_notify(\"{}\") failed: {}", state.substr(0, state.find('\n')), std::strerror(-rc));
+  }
+}
 
 }  // namespace lookout::daemon

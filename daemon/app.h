@@ -66,7 +66,10 @@ class App {
   nlohmann::json HandleRequest(const std::string& cmd, const nlohmann::json& request);  // io thread
   void Shutdown(const std::string& reason);     // io thread
   void ScheduleWatchdog();                      // io thread
+  // sd_notify(); a failure (negative errno) is logged once, and again after
+  // the next success.
   void Notify(const std::string& state);
+  std::atomic<bool> notify_failed_{false};
 
   config::Config config_;
   boost::asio::io_context io_;

@@ -27,9 +27,11 @@ constexpr auto kDisconnectTimeout = std::chrono::seconds(1);
 constexpr char kOnline[] = "online";
 constexpr char kOffline[] = "offline";
 
-void InitLibraryOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { mosquitto_lib_init(); });
+// MOSQ_ERR_SUCCESS, or why libmosquitto could not initialize (its random
+// source, for client ids and websocket keys).
+int InitLibraryOnce() {
+  static const int rc = mosquitto_lib_init();
+  return rc;
 }
 
 // Home Assistant's node_id and object_id allow [a-zA-Z0-9_-].
@@ -62,7 +64,9 @@ MqttPublisher::MqttPublisher(boost::asio::io_context& /*io*/, const config::Mqtt
       availability_topic_(DefaultedPrefix(config, device_) + "/availability"),
       status_topic_(config.discovery.prefix + "/status"),
       node_id_(SanitizeId("lookout_" + device_.camera)) {
-  InitLibraryOnce();
+  if (const int rc = InitLibraryOnce(); rc != MOSQ_ERR_SUCCESS) {
+    throw std::runtime_error("mqtt: cannot initialize libmosquitto: " + std::string(mosquitto_strerror(rc)));
+  }
   const std::string client_id =
       config_.client_id.empty() ? "lookout-" + device_.camera : config_.client_id;
   mosq_ = mosquitto_new(client_id.c_str(), /*clean_session=*/true, this);
@@ -72,7 +76,9 @@ MqttPublisher::MqttPublisher(boost::asio::io_context& /*io*/, const config::Mqtt
   }
   // Our own thread runs the loop while other threads publish: libmosquitto
   // must queue their packets and wake the loop rather than write directly.
-  mosquitto_threaded_set(mosq_, true);
+  if (const int rc = mosquitto_threaded_set(mosq_, true); rc != MOSQ_ERR_SUCCESS) {
+    throw std::runtime_error("mqtt: cannot set up libmosquitto for threads: " + std::string(mosquitto_strerror(rc)));
+  }
   mosquitto_connect_callback_set(mosq_, &MqttPublisher::OnConnect);
   mosquitto_disconnect_callback_set(mosq_, &MqttPublisher::OnDisconnect);
   mosquitto_publish_callback_set(mosq_, &MqttPublisher::OnPublish);
@@ -238,7 +244,10 @@ int MqttPublisher::RunConnection() {
         [[fallthrough]];
       case Goodbye::kOfflineSent:
         if (goodbye == Goodbye::kNone || offline_acked_ || now >= deadline) {
-          mosquitto_disconnect(mosq_);
+          // MOSQ_ERR_NO_CONN: the broker went first; the loop sees it either way.
+          if (const int rc = mosquitto_disconnect(mosq_); rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+            spdlog::debug("mqtt: DISCONNECT not sent: {}", ErrorText(rc));
+          }
           goodbye = Goodbye::kDisconnectSent;
           deadline = now + kDisconnectTimeout;
         }

@@ -152,10 +152,16 @@ class VideoCaptureSource final : public ThreadedSource {
     }
     if (!capture_.isOpened()) return false;
     if (!IsFile()) {
-      // Requests only: drivers pick the nearest mode they support.
-      if (options_.width > 0) capture_.set(cv::CAP_PROP_FRAME_WIDTH, options_.width);
-      if (options_.height > 0) capture_.set(cv::CAP_PROP_FRAME_HEIGHT, options_.height);
-      if (options_.fps > 0.0) capture_.set(cv::CAP_PROP_FPS, options_.fps);
+      // Requests only: drivers pick the nearest mode they support; a backend
+      // that cannot even take the request says so here.
+      const auto request = [&](int property, double value, const char* name) {
+        if (value > 0 && !capture_.set(property, value)) {
+          spdlog::info("{}: the backend does not take a {} request ({}): using its default", Describe(), name, value);
+        }
+      };
+      request(cv::CAP_PROP_FRAME_WIDTH, options_.width, "width");
+      request(cv::CAP_PROP_FRAME_HEIGHT, options_.height, "height");
+      request(cv::CAP_PROP_FPS, options_.fps, "fps");
     }
     return true;
   }
