@@ -12,6 +12,7 @@
 #endif
 
 #include <array>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -138,7 +139,13 @@ class LutKernel : public OpKernel {
     const uint8_t* in = in_->data;
     uint8_t* out = out_->data;
     const size_t n = in_->elements;
-    for (size_t i = 0; i < n; ++i) out[i] = table_[in[i]];
+    // A copy on the stack: where the kernel object lands on the heap then
+    // no longer matters. At some heap addresses the table's loads collided
+    // with the output's stores (the low address bits an AMD EPYC compares),
+    // and this loop ran 1.4x slower.
+    alignas(64) uint8_t table[256];
+    std::memcpy(table, table_.data(), sizeof(table));
+    for (size_t i = 0; i < n; ++i) out[i] = table[in[i]];
     return {};
   }
   KernelFamily family() const override { return KernelFamily::kLookupTable; }
