@@ -2,14 +2,30 @@
 #ifndef LOOKOUT_RUNTIME_KERNELS_KERNEL_UTIL_H_
 #define LOOKOUT_RUNTIME_KERNELS_KERNEL_UTIL_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "kernels/reference/conv.h"
 #include "src/graph.h"
 
 namespace lookout::runtime::internal {
+
+/// unique_ptr's deleter for memory from std::aligned_alloc.
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+
+/// `count` elements of T, 64-byte aligned, the size rounded up to whole 64
+/// bytes (at least 64), uninitialized; null when out of memory.
+template <typename T>
+std::unique_ptr<T[], AlignedFree> AllocateAligned(size_t count) {
+  const size_t bytes = std::max<size_t>(64, (count * sizeof(T) + 63) / 64 * 64);
+  return std::unique_ptr<T[], AlignedFree>(static_cast<T*>(std::aligned_alloc(64, bytes)));
+}
 
 /// Element `i` of a constant INT32 tensor, read without alignment assumptions.
 inline int32_t ReadInt32(const Tensor& t, size_t i) {

@@ -46,10 +46,6 @@ using arm::StorePartial;
 constexpr int32_t kBlock = 16;    // channels per work unit (one int8x16)
 constexpr int32_t kMaxTaps = 64;  // larger windows stay with XNNPACK
 
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-
 struct Acc {
   int32x4_t a0, a1, a2, a3;
 };

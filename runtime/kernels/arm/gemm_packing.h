@@ -10,13 +10,10 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/kernel_util.h"
 #include "src/graph.h"
 
 namespace lookout::runtime::internal::arm {
-
-struct AlignedFree {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
 
 /// A filter packed for DotGemm() (`dot`) or MullGemm().
 struct PackedGemm {

@@ -159,14 +159,6 @@ LOOKOUT_DW_VNNI LOOKOUT_DW_INLINE void Requantize(uint8_t* dst, __mmask16 mask, 
   _mm_mask_storeu_epi8(dst, mask, _mm512_cvtepi32_epi8(q));
 }
 
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-template <typename T>
-std::unique_ptr<T[], AlignedFree> AllocateAligned(size_t count) {
-  const size_t bytes = std::max<size_t>(64, (count * sizeof(T) + 63) / 64 * 64);
-  return std::unique_ptr<T[], AlignedFree>(static_cast<T*>(std::aligned_alloc(64, bytes)));
-}
 
 class DepthwiseKernel : public OpKernel, DepthwiseGeometry {
  public:

@@ -9,13 +9,10 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/kernel_util.h"
 #include "src/graph.h"
 
 namespace lookout::runtime::internal::x86 {
-
-struct AlignedFree {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
 
 /// A filter packed for VnniGemm().
 struct PackedGemm {
