@@ -44,7 +44,7 @@ std::string SanitizeId(const std::string& text) {
 }
 
 std::string DefaultedPrefix(const config::MqttConfig& config, const DeviceInfo& device) {
-  return config.topic_prefix.empty() ? "lookout/" + device.camera : config.topic_prefix;
+  return config.topic_prefix.empty() ? config::DefaultMqttTopicPrefix(device.camera) : config.topic_prefix;
 }
 
 // mosquitto_strerror() for MOSQ_ERR_ERRNO says only "Unknown error"-ish text;
@@ -68,7 +68,7 @@ MqttPublisher::MqttPublisher(boost::asio::io_context& /*io*/, const config::Mqtt
     throw std::runtime_error("mqtt: cannot initialize libmosquitto: " + std::string(mosquitto_strerror(rc)));
   }
   const std::string client_id =
-      config_.client_id.empty() ? "lookout-" + device_.camera : config_.client_id;
+      config_.client_id.empty() ? config::DefaultMqttClientId(device_.camera) : config_.client_id;
   mosq_ = mosquitto_new(client_id.c_str(), /*clean_session=*/true, this);
   if (mosq_ == nullptr) {
     throw std::runtime_error("mqtt: cannot create a libmosquitto client: " +

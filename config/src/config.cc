@@ -199,11 +199,14 @@ void ApplyCrossKeyRules(const json& document, const std::filesystem::path& base_
                           std::to_string(mqtt.reconnect_min_s) + "), got " +
                           std::to_string(mqtt.reconnect_max_s));
   }
-  if (mqtt.client_id.empty()) mqtt.client_id = "lookout-" + camera.name;
-  if (mqtt.topic_prefix.empty()) mqtt.topic_prefix = "lookout/" + camera.name;
+  if (mqtt.client_id.empty()) mqtt.client_id = DefaultMqttClientId(camera.name);
+  if (mqtt.topic_prefix.empty()) mqtt.topic_prefix = DefaultMqttTopicPrefix(camera.name);
 }
 
 }  // namespace
+
+std::string DefaultMqttClientId(const std::string& camera) { return "lookout-" + camera; }
+std::string DefaultMqttTopicPrefix(const std::string& camera) { return "lookout/" + camera; }
 
 const char* SourceTypeName(SourceType type) {
   switch (type) {

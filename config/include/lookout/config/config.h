@@ -146,6 +146,13 @@ Config ParseConfig(const std::string& json_text,
 /// not JSON).
 Config LoadConfigFile(const std::filesystem::path& path);
 
+/// The MQTT client id and topic prefix a camera named `camera` gets when
+/// /mqtt/client_id or /mqtt/topic_prefix is empty: "lookout-<camera>" and
+/// "lookout/<camera>". ParseConfig fills them in; the MQTT publisher applies
+/// them to a configuration made by hand.
+std::string DefaultMqttClientId(const std::string& camera);
+std::string DefaultMqttTopicPrefix(const std::string& camera);
+
 /// "libcamera", "v4l2", "video", "rtsp" or "images".
 const char* SourceTypeName(SourceType type);
 
