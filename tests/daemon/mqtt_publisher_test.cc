@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -219,8 +221,20 @@ TEST_CASE("mqtt: events published during a broker outage arrive in order afterwa
 
   broker.Start();
   REQUIRE(WaitConnected(publisher));
-  REQUIRE(subscriber.WaitForCount(kResult, sent.size()));
-  CHECK(Payloads(subscriber.Messages(kResult)) == sent);
+  // The last event arriving means all have: the subscriber gets them in order.
+  REQUIRE(WaitUntil([&] {
+    const auto messages = subscriber.Messages(kResult);
+    return !messages.empty() && messages.back().payload == sent.back();
+  }));
+  // QoS 1 is at least once: event 0 may arrive twice, when the outage cut
+  // off its PUBACK and libmosquitto sent it again after reconnecting. Only
+  // such an adjacent repeat is allowed; the order holds.
+  std::vector<std::string> received = Payloads(subscriber.Messages(kResult));
+  const size_t repeats = received.size() - static_cast<size_t>(
+      std::distance(received.begin(), std::unique(received.begin(), received.end())));
+  received.erase(std::unique(received.begin(), received.end()), received.end());
+  CHECK(received == sent);
+  CHECK(repeats <= 1);
   const MqttPublisher::Stats stats = publisher.stats();
   CHECK(stats.queued == 0);
   CHECK(stats.published == sent.size());
