@@ -15,14 +15,14 @@
 
 #include "lookout/capture/frame.h"
 #include "lookout/capture/frame_source.h"
-#include "lookout/capture/preprocessor.h"
+#include "classifier/preprocessor.h"
 #include "support/test_support.h"
 
 namespace {
 
 using lookout::capture::Frame;
 using lookout::capture::PixelLayout;
-using lookout::capture::Preprocessor;
+using lookout::daemon::Preprocessor;
 using lookout::capture::ToBgr;
 using lookout::capture::YuvEncoding;
 

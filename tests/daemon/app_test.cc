@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/app.h"
-#include "daemon/classifier.h"
+#include "app/app.h"
+#include "classifier/classifier.h"
 #include "src/graph.h"
 #include "src/interpreter_testing.h"
 #include "support/temp_dir.h"

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "daemon/classifier.h"
+#include "classifier/classifier.h"
 #include "support/test_support.h"
 
 namespace ld = lookout::daemon;

@@ -4,7 +4,7 @@
 #include "support/catch_compat.h"
 #include <nlohmann/json.hpp>
 
-#include "daemon/event.h"
+#include "app/event.h"
 
 namespace lookout::daemon {
 namespace {

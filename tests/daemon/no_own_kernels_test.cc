@@ -2,7 +2,7 @@
 // (the runtime library itself reads no environment).
 #include "support/catch_compat.h"
 
-#include "daemon/model_tools.h"
+#include "cli/model_tools.h"
 #include "lookout/runtime/interpreter.h"
 
 namespace lr = lookout::runtime;

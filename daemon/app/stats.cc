@@ -1,4 +1,4 @@
-#include "daemon/stats.h"
+#include "app/stats.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "daemon/model_tools.h"
+#include "cli/model_tools.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>

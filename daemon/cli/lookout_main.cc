@@ -27,7 +27,7 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
-#include "daemon/model_tools.h"
+#include "cli/model_tools.h"
 
 namespace lookout::daemon {
 namespace {

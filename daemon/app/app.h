@@ -11,8 +11,8 @@
 // and the socket's request handler. Construction loads and prepares
 // everything and throws std::runtime_error on any failure, before anything
 // starts.
-#ifndef LOOKOUT_DAEMON_APP_H_
-#define LOOKOUT_DAEMON_APP_H_
+#ifndef LOOKOUT_DAEMON_APP_APP_H_
+#define LOOKOUT_DAEMON_APP_APP_H_
 
 #include <atomic>
 #include <chrono>
@@ -26,11 +26,11 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
-#include "daemon/classifier.h"
-#include "daemon/frame_slot.h"
-#include "daemon/mqtt_publisher.h"
-#include "daemon/socket_server.h"
-#include "daemon/stats.h"
+#include "classifier/classifier.h"
+#include "app/frame_slot.h"
+#include "mqtt/mqtt_publisher.h"
+#include "server/socket_server.h"
+#include "app/stats.h"
 #include "lookout/capture/frame_source.h"
 #include "lookout/config/config.h"
 
@@ -105,4 +105,4 @@ class App {
 
 }  // namespace lookout::daemon
 
-#endif  // LOOKOUT_DAEMON_APP_H_
+#endif  // LOOKOUT_DAEMON_APP_APP_H_

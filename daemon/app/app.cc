@@ -1,4 +1,4 @@
-#include "daemon/app.h"
+#include "app/app.h"
 
 #include <systemd/sd-daemon.h>
 

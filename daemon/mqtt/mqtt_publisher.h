@@ -16,8 +16,8 @@
 // they wait in a queue of at most config.queue_limit events (the oldest are
 // dropped and counted) and are sent in order right after the next connect,
 // before any newer event.
-#ifndef LOOKOUT_DAEMON_MQTT_PUBLISHER_H_
-#define LOOKOUT_DAEMON_MQTT_PUBLISHER_H_
+#ifndef LOOKOUT_DAEMON_MQTT_MQTT_PUBLISHER_H_
+#define LOOKOUT_DAEMON_MQTT_MQTT_PUBLISHER_H_
 
 #include <condition_variable>
 #include <cstdint>
@@ -138,4 +138,4 @@ class MqttPublisher {
 
 }  // namespace lookout::daemon
 
-#endif  // LOOKOUT_DAEMON_MQTT_PUBLISHER_H_
+#endif  // LOOKOUT_DAEMON_MQTT_MQTT_PUBLISHER_H_

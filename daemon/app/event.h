@@ -7,8 +7,8 @@
 //
 // `score` is the dequantized output, scale × (q − zero_point). `index` is the
 // class identity (labels repeat in ImageNet's list); `label` is for people.
-#ifndef LOOKOUT_DAEMON_EVENT_H_
-#define LOOKOUT_DAEMON_EVENT_H_
+#ifndef LOOKOUT_DAEMON_APP_EVENT_H_
+#define LOOKOUT_DAEMON_APP_EVENT_H_
 
 #include <chrono>
 #include <cstdint>
@@ -17,14 +17,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace lookout::daemon {
+#include "classifier/class_score.h"
 
-/// One class of a top-k list.
-struct ClassScore {
-  int32_t index = 0;   ///< Output element index (class id).
-  std::string label;   ///< Label text; the index as text when there is no label file.
-  double score = 0.0;  ///< Dequantized score.
-};
+namespace lookout::daemon {
 
 /// One classified frame.
 struct Event {
@@ -49,4 +44,4 @@ std::string FormatTimestamp(std::chrono::system_clock::time_point time);
 
 }  // namespace lookout::daemon
 
-#endif  // LOOKOUT_DAEMON_EVENT_H_
+#endif  // LOOKOUT_DAEMON_APP_EVENT_H_

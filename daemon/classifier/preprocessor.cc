@@ -1,4 +1,4 @@
-#include "lookout/capture/preprocessor.h"
+#include "classifier/preprocessor.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,11 @@
 
 #include <opencv2/imgproc.hpp>
 
-namespace lookout::capture {
+namespace lookout::daemon {
+
+using capture::PixelLayoutName;
+using capture::ToBgr;
+
 namespace {
 
 std::string ShapeString(const std::vector<int32_t>& shape) {
@@ -228,4 +232,4 @@ std::string Preprocessor::Describe() const {
   return out.str();
 }
 
-}  // namespace lookout::capture
+}  // namespace lookout::daemon

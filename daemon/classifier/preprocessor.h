@@ -12,8 +12,8 @@
 //
 // Threading: an instance is not thread-safe (Run() writes the internal
 // buffers); use one per inference thread. Describe() must not race with Run().
-#ifndef LOOKOUT_CAPTURE_PREPROCESSOR_H_
-#define LOOKOUT_CAPTURE_PREPROCESSOR_H_
+#ifndef LOOKOUT_DAEMON_CLASSIFIER_PREPROCESSOR_H_
+#define LOOKOUT_DAEMON_CLASSIFIER_PREPROCESSOR_H_
 
 #include <array>
 #include <cstdint>
@@ -25,7 +25,11 @@
 #include "lookout/capture/frame.h"
 #include "lookout/runtime/tensor.h"
 
-namespace lookout::capture {
+namespace lookout::daemon {
+
+using capture::Frame;
+using capture::PixelLayout;
+using capture::YuvEncoding;
 
 /// How pixels map to model input values.
 struct PreprocessOptions {
@@ -95,6 +99,6 @@ class Preprocessor {
   int last_interpolation_ = -1;  // -1: no resize yet / identity.
 };
 
-}  // namespace lookout::capture
+}  // namespace lookout::daemon
 
-#endif  // LOOKOUT_CAPTURE_PREPROCESSOR_H_
+#endif  // LOOKOUT_DAEMON_CLASSIFIER_PREPROCESSOR_H_

@@ -5,8 +5,8 @@
 // Each Run* prints its report on stdout and returns the process exit code
 // (0 success, 1 failure); errors (unreadable or refused model, bad input)
 // are thrown as std::runtime_error with the runtime's message.
-#ifndef LOOKOUT_DAEMON_MODEL_TOOLS_H_
-#define LOOKOUT_DAEMON_MODEL_TOOLS_H_
+#ifndef LOOKOUT_DAEMON_CLI_MODEL_TOOLS_H_
+#define LOOKOUT_DAEMON_CLI_MODEL_TOOLS_H_
 
 #include <cstdint>
 #include <filesystem>
@@ -78,4 +78,4 @@ std::string CIdentifier(const std::string& text);
 
 }  // namespace lookout::daemon
 
-#endif  // LOOKOUT_DAEMON_MODEL_TOOLS_H_
+#endif  // LOOKOUT_DAEMON_CLI_MODEL_TOOLS_H_

@@ -9,12 +9,12 @@
 
 #include <opencv2/core.hpp>
 
-#include "lookout/capture/preprocessor.h"
+#include "classifier/preprocessor.h"
 
 namespace {
 
-using lookout::capture::PreprocessOptions;
-using lookout::capture::Preprocessor;
+using lookout::daemon::PreprocessOptions;
+using lookout::daemon::Preprocessor;
 using lookout::runtime::DataType;
 using lookout::runtime::TensorDetails;
 

@@ -6,8 +6,8 @@
 // std::runtime_error naming the model, label file or tensor at fault;
 // Classify() throws std::invalid_argument for an unusable image and
 // std::runtime_error when Invoke() fails (the message names the node).
-#ifndef LOOKOUT_DAEMON_CLASSIFIER_H_
-#define LOOKOUT_DAEMON_CLASSIFIER_H_
+#ifndef LOOKOUT_DAEMON_CLASSIFIER_CLASSIFIER_H_
+#define LOOKOUT_DAEMON_CLASSIFIER_CLASSIFIER_H_
 
 #include <cstdint>
 #include <filesystem>
@@ -18,9 +18,9 @@
 
 #include <opencv2/core/mat.hpp>
 
-#include "daemon/event.h"
+#include "classifier/class_score.h"
 #include "lookout/capture/frame.h"
-#include "lookout/capture/preprocessor.h"
+#include "classifier/preprocessor.h"
 #include "lookout/runtime/interpreter.h"
 
 namespace lookout::daemon {
@@ -54,7 +54,7 @@ struct ClassifierOptions {
   std::filesystem::path model;
   std::filesystem::path labels;  ///< Empty: no labels (indices only).
   runtime::InterpreterOptions interpreter;  ///< Threads and kernel families.
-  capture::PreprocessOptions preprocess;
+  PreprocessOptions preprocess;
   int32_t top_k = 5;
   double score_threshold = -1e300;  ///< Keep everything by default.
 };
@@ -77,7 +77,7 @@ class Classifier {
 
   const runtime::TensorDetails& input_details() const { return interpreter_->input_details(0); }
   const runtime::TensorDetails& output_details() const { return interpreter_->output_details(0); }
-  const capture::Preprocessor& preprocessor() const { return *preprocessor_; }
+  const Preprocessor& preprocessor() const { return *preprocessor_; }
   /// Model name: the model file's stem.
   const std::string& model_name() const { return model_name_; }
   size_t arena_bytes() const { return interpreter_->arena_bytes(); }
@@ -88,7 +88,7 @@ class Classifier {
   ClassifierOptions options_;
   std::string model_name_;
   std::unique_ptr<runtime::Interpreter> interpreter_;
-  std::unique_ptr<capture::Preprocessor> preprocessor_;
+  std::unique_ptr<Preprocessor> preprocessor_;
   Labels labels_;
 
   // Invokes the model on the input tensor Classify() filled, and ranks the output.
@@ -97,4 +97,4 @@ class Classifier {
 
 }  // namespace lookout::daemon
 
-#endif  // LOOKOUT_DAEMON_CLASSIFIER_H_
+#endif  // LOOKOUT_DAEMON_CLASSIFIER_CLASSIFIER_H_

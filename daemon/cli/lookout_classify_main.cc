@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "daemon/classifier.h"
-#include "daemon/model_tools.h"
+#include "classifier/classifier.h"
+#include "cli/model_tools.h"
 
 namespace lookout::daemon {
 namespace {

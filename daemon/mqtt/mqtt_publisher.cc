@@ -1,4 +1,4 @@
-#include "daemon/mqtt_publisher.h"
+#include "mqtt/mqtt_publisher.h"
 
 #include <mosquitto.h>
 

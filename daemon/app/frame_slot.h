@@ -3,8 +3,8 @@
 // is waiting replaces it and the replaced one is counted as dropped, so
 // inference always runs on the newest frame and never queues stale ones.
 // Thread-safe: Put() from the capture thread, Take() from the worker.
-#ifndef LOOKOUT_DAEMON_FRAME_SLOT_H_
-#define LOOKOUT_DAEMON_FRAME_SLOT_H_
+#ifndef LOOKOUT_DAEMON_APP_FRAME_SLOT_H_
+#define LOOKOUT_DAEMON_APP_FRAME_SLOT_H_
 
 #include <condition_variable>
 #include <cstdint>
@@ -60,4 +60,4 @@ class FrameSlot {
 
 }  // namespace lookout::daemon
 
-#endif  // LOOKOUT_DAEMON_FRAME_SLOT_H_
+#endif  // LOOKOUT_DAEMON_APP_FRAME_SLOT_H_

@@ -1,4 +1,4 @@
-#include "daemon/socket_server.h"
+#include "server/socket_server.h"
 
 #include <grp.h>
 #include <sys/socket.h>

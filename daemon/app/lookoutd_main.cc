@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "daemon/app.h"
-#include "daemon/classifier.h"
-#include "daemon/model_tools.h"
+#include "app/app.h"
+#include "classifier/classifier.h"
+#include "cli/model_tools.h"
 #include "lookout/config/config.h"
 
 int main(int argc, char** argv) {

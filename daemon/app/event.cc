@@ -1,4 +1,4 @@
-#include "daemon/event.h"
+#include "app/event.h"
 
 #include <cmath>
 #include <cstdio>

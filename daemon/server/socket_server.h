@@ -10,8 +10,8 @@
 // Writes are asynchronous: a client that stops reading never blocks the io
 // thread or other clients. Its queued output is bounded by
 // SocketConfig::max_client_buffer_bytes; past that it is disconnected.
-#ifndef LOOKOUT_DAEMON_SOCKET_SERVER_H_
-#define LOOKOUT_DAEMON_SOCKET_SERVER_H_
+#ifndef LOOKOUT_DAEMON_SERVER_SOCKET_SERVER_H_
+#define LOOKOUT_DAEMON_SERVER_SOCKET_SERVER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -78,4 +78,4 @@ class SocketServer {
 
 }  // namespace lookout::daemon
 
-#endif  // LOOKOUT_DAEMON_SOCKET_SERVER_H_
+#endif  // LOOKOUT_DAEMON_SERVER_SOCKET_SERVER_H_

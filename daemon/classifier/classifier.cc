@@ -1,6 +1,6 @@
-#include "daemon/classifier.h"
+#include "classifier/classifier.h"
 
-#include "daemon/model_tools.h"
+#include "cli/model_tools.h"
 
 #include <algorithm>
 #include <chrono>
@@ -93,7 +93,7 @@ Classifier::Classifier(const ClassifierOptions& options) : options_(options) {
                              " inputs; a classifier has one image input");
   }
   try {
-    preprocessor_ = std::make_unique<capture::Preprocessor>(interpreter_->input_details(0), options.preprocess);
+    preprocessor_ = std::make_unique<Preprocessor>(interpreter_->input_details(0), options.preprocess);
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error("model '" + options.model.string() + "': " + e.what());
   }

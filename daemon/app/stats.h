@@ -1,7 +1,7 @@
 // Latency and rate statistics for the `stats` command. Not thread-safe: the
 // daemon updates and reads it on its io_context thread only.
-#ifndef LOOKOUT_DAEMON_STATS_H_
-#define LOOKOUT_DAEMON_STATS_H_
+#ifndef LOOKOUT_DAEMON_APP_STATS_H_
+#define LOOKOUT_DAEMON_APP_STATS_H_
 
 #include <chrono>
 #include <cstddef>
@@ -42,4 +42,4 @@ class RateMeter {
 
 }  // namespace lookout::daemon
 
-#endif  // LOOKOUT_DAEMON_STATS_H_
+#endif  // LOOKOUT_DAEMON_APP_STATS_H_
