@@ -26,11 +26,12 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
-#include "classifier/classifier.h"
+#include "app/event.h"
 #include "app/frame_slot.h"
+#include "app/stats.h"
+#include "classifier/classifier.h"
 #include "mqtt/mqtt_publisher.h"
 #include "server/socket_server.h"
-#include "app/stats.h"
 #include "lookout/capture/frame_source.h"
 #include "lookout/config/config.h"
 
