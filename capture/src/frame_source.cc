@@ -8,17 +8,6 @@
 
 namespace lookout::capture {
 
-const char* SourceTypeName(SourceType type) {
-  switch (type) {
-    case SourceType::kLibcamera: return "libcamera";
-    case SourceType::kV4l2: return "v4l2";
-    case SourceType::kVideo: return "video";
-    case SourceType::kRtsp: return "rtsp";
-    case SourceType::kImages: return "images";
-  }
-  return "unknown";
-}
-
 bool HaveLibcamera() {
 #ifdef LOOKOUT_HAVE_LIBCAMERA
   return true;

@@ -208,30 +208,6 @@ void ApplyCrossKeyRules(const json& document, const std::filesystem::path& base_
 std::string DefaultMqttClientId(const std::string& camera) { return "lookout-" + camera; }
 std::string DefaultMqttTopicPrefix(const std::string& camera) { return "lookout/" + camera; }
 
-const char* SourceTypeName(SourceType type) {
-  switch (type) {
-    case SourceType::kLibcamera:
-      return "libcamera";
-    case SourceType::kV4l2:
-      return "v4l2";
-    case SourceType::kVideo:
-      return "video";
-    case SourceType::kRtsp:
-      return "rtsp";
-    case SourceType::kImages:
-      return "images";
-  }
-  return "unknown";
-}
-
-std::optional<SourceType> ParseSourceType(std::string_view name) {
-  for (SourceType type : {SourceType::kLibcamera, SourceType::kV4l2, SourceType::kVideo,
-                          SourceType::kRtsp, SourceType::kImages}) {
-    if (name == SourceTypeName(type)) return type;
-  }
-  return std::nullopt;
-}
-
 Config ParseConfig(const std::string& json_text, const std::filesystem::path& base_dir) {
   const json document = ParseJson(json_text);
   Config config;

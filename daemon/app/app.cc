@@ -20,13 +20,7 @@ double Round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
 capture::SourceOptions ToSourceOptions(const config::CameraConfig& camera) {
   capture::SourceOptions options;
-  switch (camera.type) {
-    case config::SourceType::kLibcamera: options.type = capture::SourceType::kLibcamera; break;
-    case config::SourceType::kV4l2: options.type = capture::SourceType::kV4l2; break;
-    case config::SourceType::kVideo: options.type = capture::SourceType::kVideo; break;
-    case config::SourceType::kRtsp: options.type = capture::SourceType::kRtsp; break;
-    case config::SourceType::kImages: options.type = capture::SourceType::kImages; break;
-  }
+  options.type = camera.type;
   options.device = camera.device;
   options.width = camera.width;
   options.height = camera.height;

@@ -39,6 +39,7 @@
 #include <string>
 
 #include "lookout/capture/frame.h"
+#include "lookout/capture/source_type.h"
 
 namespace lookout::capture {
 
@@ -69,8 +70,6 @@ class SourceClock {
 /// variable that a stop request wakes. One shared instance.
 std::shared_ptr<SourceClock> SteadySourceClock();
 
-/// Kinds of source CreateFrameSource() can build.
-enum class SourceType { kLibcamera, kV4l2, kVideo, kRtsp, kImages };
 
 /// What to open and how; the meaning of each field depends on `type`.
 struct SourceOptions {
@@ -143,9 +142,6 @@ class FrameSource {
 /// for a type that needs one, negative size, target size or fps, or
 /// libcamera requested but not compiled in.
 std::unique_ptr<FrameSource> CreateFrameSource(const SourceOptions& options);
-
-/// "libcamera", "v4l2", "video", "rtsp" or "images".
-const char* SourceTypeName(SourceType type);
 
 /// True when this build includes the libcamera source.
 bool HaveLibcamera();

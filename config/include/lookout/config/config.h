@@ -17,16 +17,15 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "lookout/capture/source_type.h"
+
 namespace lookout::config {
 
-/// Where frames come from.
-enum class SourceType {
-  kLibcamera,  ///< Raspberry Pi camera through libcamera; `device` = camera id (empty: first).
-  kV4l2,       ///< V4L2 / USB webcam through OpenCV; `device` = /dev/videoN or index.
-  kVideo,      ///< Video file through OpenCV; `device` = path.
-  kRtsp,       ///< RTSP/HTTP stream through OpenCV; `device` = URL.
-  kImages,     ///< Folder of still images (sorted by name); `device` = folder path.
-};
+/// Where frames come from (`/camera/type`): capture's type, one definition,
+/// with its names ("libcamera", "v4l2", "video", "rtsp", "images").
+using capture::ParseSourceType;
+using capture::SourceType;
+using capture::SourceTypeName;
 
 /// `/camera`: the frame source.
 struct CameraConfig {
@@ -152,12 +151,6 @@ Config LoadConfigFile(const std::filesystem::path& path);
 /// them to a configuration made by hand.
 std::string DefaultMqttClientId(const std::string& camera);
 std::string DefaultMqttTopicPrefix(const std::string& camera);
-
-/// "libcamera", "v4l2", "video", "rtsp" or "images".
-const char* SourceTypeName(SourceType type);
-
-/// Inverse of SourceTypeName; nullopt for any other name.
-std::optional<SourceType> ParseSourceType(std::string_view name);
 
 /// The effective configuration as a JSON document in the input format (so
 /// ParseConfig accepts it again): defaults and resolved paths included, the
