@@ -1,5 +1,8 @@
 // The local control and event socket: JSON lines over a Unix stream socket
-// (docs/protocol.md is the client's view).
+// (docs/protocol.md is the client's view). The server is asio's "connection
+// manager": it accepts on a Listener (listener.h, the socket file), keeps
+// the table of Sessions (session.h, one client each), parses each line with
+// protocol.h and hands requests to the Handler.
 //
 // Threading: everything runs on one io_context thread. Construct the server,
 // then call Start(), Stop(), Broadcast() and client_count() on the thread that
@@ -23,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lookout/config/config.h"
+#include "server/protocol.h"
 
 namespace lookout::daemon {
 
@@ -36,7 +40,7 @@ class SocketServer {
       std::function<nlohmann::json(const std::string& cmd, const nlohmann::json& request)>;
 
   /// Longest request line accepted, in bytes without the newline.
-  static constexpr size_t kMaxRequestBytes = 64 * 1024;
+  static constexpr size_t kMaxRequestBytes = protocol::kMaxRequestBytes;
 
   /// Binds and listens on a Unix stream socket at config.path: removes a stale
   /// socket file first (one nobody listens on), chmods to config.mode and
@@ -71,7 +75,6 @@ class SocketServer {
 
  private:
   class Impl;
-  class Session;
   // Shared with pending asio handlers, which may outlive this object.
   std::shared_ptr<Impl> impl_;
 };
