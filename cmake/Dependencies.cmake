@@ -12,36 +12,45 @@ execute_process(COMMAND ${FLATC_EXECUTABLE} --version OUTPUT_VARIABLE LOOKOUT_FL
                 OUTPUT_STRIP_TRAILING_WHITESPACE)
 message(STATUS "flatbuffers ${FlatBuffers_VERSION}, ${LOOKOUT_FLATC_VERSION}")
 
-# Debian's libxnnpack-dev ships neither a CMake config nor a pkg-config file.
-find_path(XNNPACK_INCLUDE_DIR xnnpack.h REQUIRED)
-find_library(XNNPACK_LIBRARY XNNPACK REQUIRED)
-find_library(PTHREADPOOL_LIBRARY pthreadpool REQUIRED)
-# Its operator API changed between Debian 12's snapshot (2022) and Debian
-# 13's (2024): runtime/kernels/xnnpack/api.h hides which one is here.
-cmake_push_check_state(RESET)
-set(CMAKE_REQUIRED_INCLUDES ${XNNPACK_INCLUDE_DIR})
-set(CMAKE_REQUIRED_QUIET ON)
-check_cxx_source_compiles([=[
-#include <xnnpack.h>
-int main() { return xnn_reshape_convolution2d_nhwc_qu8 != nullptr ? 0 : 1; }
-]=] LOOKOUT_XNNPACK_HAS_RESHAPE)
-check_cxx_source_compiles([=[
-#include <xnnpack.h>
-int main() { return xnn_setup_convolution2d_nhwc_qc8 != nullptr ? 0 : 1; }
-]=] LOOKOUT_XNNPACK_HAS_QC8)
-cmake_pop_check_state()
-if(LOOKOUT_XNNPACK_HAS_RESHAPE)
-  set(LOOKOUT_XNNPACK_API 2024)
-elseif(LOOKOUT_XNNPACK_HAS_QC8)
-  set(LOOKOUT_XNNPACK_API 2022)
-else()
-  message(FATAL_ERROR "${XNNPACK_INCLUDE_DIR}/xnnpack.h has neither the 2022 nor the 2024 operator API")
-endif()
-message(STATUS "XNNPACK operator API ${LOOKOUT_XNNPACK_API} (${XNNPACK_LIBRARY})")
+# XNNPACK and its thread pool, pthreadpool (LOOKOUT_WITH_XNNPACK). The
+# lookout_xnnpack target carries LOOKOUT_HAVE_XNNPACK (0 or 1) for the
+# runtime and for the tests that reach its private headers.
 add_library(lookout_xnnpack INTERFACE)
-target_include_directories(lookout_xnnpack SYSTEM INTERFACE ${XNNPACK_INCLUDE_DIR})
-target_link_libraries(lookout_xnnpack INTERFACE ${XNNPACK_LIBRARY} ${PTHREADPOOL_LIBRARY})
-target_compile_definitions(lookout_xnnpack INTERFACE LOOKOUT_XNNPACK_API=${LOOKOUT_XNNPACK_API})
+if(LOOKOUT_WITH_XNNPACK)
+  # Debian's libxnnpack-dev ships neither a CMake config nor a pkg-config file.
+  find_path(XNNPACK_INCLUDE_DIR xnnpack.h REQUIRED)
+  find_library(XNNPACK_LIBRARY XNNPACK REQUIRED)
+  find_library(PTHREADPOOL_LIBRARY pthreadpool REQUIRED)
+  # Its operator API changed between Debian 12's snapshot (2022) and Debian
+  # 13's (2024): runtime/kernels/xnnpack/api.h hides which one is here.
+  cmake_push_check_state(RESET)
+  set(CMAKE_REQUIRED_INCLUDES ${XNNPACK_INCLUDE_DIR})
+  set(CMAKE_REQUIRED_QUIET ON)
+  check_cxx_source_compiles([=[
+  #include <xnnpack.h>
+  int main() { return xnn_reshape_convolution2d_nhwc_qu8 != nullptr ? 0 : 1; }
+  ]=] LOOKOUT_XNNPACK_HAS_RESHAPE)
+  check_cxx_source_compiles([=[
+  #include <xnnpack.h>
+  int main() { return xnn_setup_convolution2d_nhwc_qc8 != nullptr ? 0 : 1; }
+  ]=] LOOKOUT_XNNPACK_HAS_QC8)
+  cmake_pop_check_state()
+  if(LOOKOUT_XNNPACK_HAS_RESHAPE)
+    set(LOOKOUT_XNNPACK_API 2024)
+  elseif(LOOKOUT_XNNPACK_HAS_QC8)
+    set(LOOKOUT_XNNPACK_API 2022)
+  else()
+    message(FATAL_ERROR "${XNNPACK_INCLUDE_DIR}/xnnpack.h has neither the 2022 nor the 2024 operator API")
+  endif()
+  message(STATUS "XNNPACK operator API ${LOOKOUT_XNNPACK_API} (${XNNPACK_LIBRARY})")
+  target_include_directories(lookout_xnnpack SYSTEM INTERFACE ${XNNPACK_INCLUDE_DIR})
+  target_link_libraries(lookout_xnnpack INTERFACE ${XNNPACK_LIBRARY} ${PTHREADPOOL_LIBRARY})
+  target_compile_definitions(lookout_xnnpack INTERFACE LOOKOUT_XNNPACK_API=${LOOKOUT_XNNPACK_API})
+  target_compile_definitions(lookout_xnnpack INTERFACE LOOKOUT_HAVE_XNNPACK=1)
+else()
+  message(STATUS "XNNPACK and pthreadpool: off (LOOKOUT_WITH_XNNPACK=OFF); the interpreter runs on one thread")
+  target_compile_definitions(lookout_xnnpack INTERFACE LOOKOUT_HAVE_XNNPACK=0)
+endif()
 
 # The daemon's libraries; LOOKOUT_RUNTIME_ONLY builds the interpreter without them.
 if(NOT LOOKOUT_RUNTIME_ONLY)

@@ -3,13 +3,12 @@
 #define LOOKOUT_RUNTIME_SRC_GRAPH_H_
 
 #include <cstdint>
-#include <pthreadpool.h>
-
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "lookout/runtime/interpreter.h"
+#include "src/parallel.h"
 #include "lookout/runtime/status.h"
 #include "lookout/runtime/tensor.h"
 #include "src/cpu_features.h"

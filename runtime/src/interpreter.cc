@@ -1,6 +1,8 @@
 #include "lookout/runtime/interpreter.h"
 
+#if LOOKOUT_HAVE_XNNPACK
 #include <xnnpack.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -27,7 +29,11 @@
 
 namespace lookout::runtime {
 namespace {
+#if LOOKOUT_HAVE_XNNPACK
 constexpr size_t kXnnExtraBytes = XNN_EXTRA_BYTES;
+#else
+constexpr size_t kXnnExtraBytes = 16;  // What our own kernels may read past a tensor, as XNNPACK's.
+#endif
 // Under AddressSanitizer each activation is followed by a poisoned red zone
 // in the arena, so that a kernel reading or writing past its tensor (and its
 // XNN_EXTRA_BYTES) is reported even where the arena goes on.
@@ -132,6 +138,19 @@ std::string BackendName(KernelFamilies kernels) {
   return name;
 }
 
+KernelFamilies CompiledKernelFamilies() {
+  KernelFamilies families = KernelFamilies::ReferenceOnly().with(KernelFamily::kLookupTable);
+#if LOOKOUT_HAVE_XNNPACK
+  families = families.with(KernelFamily::kXnnpack);
+#endif
+#if defined(__x86_64__)
+  families = families.with(KernelFamily::kOwnX86);
+#elif defined(__aarch64__)
+  families = families.with(KernelFamily::kOwnArm);
+#endif
+  return families;
+}
+
 bool ParseBackend(const std::string& name, KernelFamilies* kernels) {
   if (name == "reference") {
     *kernels = KernelFamilies::ReferenceOnly();
@@ -162,7 +181,9 @@ class Interpreter::Impl {
 
   ~Impl() {
     nodes.clear();  // kernels may hold XNNPACK operators that use the pool.
+#if LOOKOUT_HAVE_XNNPACK
     if (pool != nullptr) pthreadpool_destroy(pool);
+#endif
     std::free(arena);
   }
 
@@ -399,10 +420,12 @@ Status Interpreter::Impl::Allocate() {
 }
 
 Status Interpreter::Impl::CreatePool() {
+#if LOOKOUT_HAVE_XNNPACK
   if (options.num_threads <= 1) return {};
   pool = pthreadpool_create(static_cast<size_t>(options.num_threads));
   if (pool == nullptr) return Status::Error("cannot create a pool of " + std::to_string(options.num_threads) + " threads");
-  return {};
+#endif
+  return {};  // Without pthreadpool every kernel runs on the calling thread.
 }
 
 // The reference Prepare validates every node whatever then runs it, so a
@@ -427,7 +450,8 @@ void Interpreter::Impl::ChooseKernels() {
   env.pool = pool;
   env.cpu = &internal::CpuFeatures::Host();
   env.own = options.own_kernels;
-  env.xnnpack_allowed = options.kernels.contains(KernelFamily::kXnnpack);
+  env.xnnpack_allowed = options.kernels.contains(KernelFamily::kXnnpack) &&
+                        CompiledKernelFamilies().contains(KernelFamily::kXnnpack);
   for (Node& node : nodes) {
     KernelContext ctx(node, tensors);
     if (std::unique_ptr<internal::OpKernel> fast = internal::ChooseKernel(ctx, options.kernels, env)) {

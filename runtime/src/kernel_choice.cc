@@ -1,7 +1,9 @@
 #include "src/kernel_choice.h"
 
 #include "kernels/lut/lut.h"
+#if LOOKOUT_HAVE_XNNPACK
 #include "kernels/xnnpack/ops.h"
+#endif
 #if defined(__x86_64__)
 #include "kernels/depthwise.h"
 #include "kernels/pointwise.h"
@@ -31,7 +33,9 @@ std::unique_ptr<OpKernel> ChooseKernel(KernelContext& ctx, KernelFamilies allowe
     if (std::unique_ptr<OpKernel> own = MakeArmMulKernel(ctx, env)) return own;
   }
 #endif
+#if LOOKOUT_HAVE_XNNPACK
   if (allowed.contains(KernelFamily::kXnnpack)) return MakeXnnpackKernel(ctx, env);
+#endif
   return nullptr;
 }
 

@@ -247,7 +247,7 @@ TEST_CASE("own DEPTHWISE_CONV_2D kernels equal the fp32 definition", "[kernels][
     const Output xnn = RunNode(b.model, input, lt::XnnpackOptions());
     INFO(xnn.error);
     REQUIRE(xnn.error.empty());
-    CHECK(xnn.family == lr::KernelFamily::kXnnpack);
+    CHECK(xnn.family == lt::XnnpackFamily());
     if (lt::XnnpackRequantizesInFp32()) CHECK(values(xnn.bytes) == fp32);
     for (const auto& variant : lt::OwnDepthwiseVariants()) {
       INFO("own kernel: " << variant.name);
@@ -256,7 +256,7 @@ TEST_CASE("own DEPTHWISE_CONV_2D kernels equal the fp32 definition", "[kernels][
       INFO(own.error);
       REQUIRE(own.error.empty());
       if (!k.int8 && !variant.takes_uint8) {
-        CHECK(own.family == lr::KernelFamily::kXnnpack);
+        CHECK(own.family == lt::XnnpackFamily());
         continue;
       }
       CHECK(own.family == variant.family);
@@ -285,7 +285,7 @@ TEST_CASE("on arm64, an int8 DEPTHWISE_CONV_2D filter holding -128 stays with XN
     const Output own = RunNode(b.model, input, lr::InterpreterOptions{});
     INFO(own.error);
     REQUIRE(own.error.empty());
-    CHECK(own.family == (min_weight ? lr::KernelFamily::kXnnpack : lr::KernelFamily::kOwnArm));
+    CHECK(own.family == (min_weight ? lt::XnnpackFamily() : lr::KernelFamily::kOwnArm));
   }
 }
 #endif

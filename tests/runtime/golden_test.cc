@@ -166,6 +166,11 @@ size_t CheckFastPath(const fs::path& golden) {
   }  return cases.size();
 }
 
+constexpr char kNoXnnpack[] =
+    "this build has no XNNPACK (LOOKOUT_WITH_XNNPACK=OFF): no fast path to hold against TFLite's";
+
+bool HaveXnnpack() { return lr::CompiledKernelFamilies().contains(lr::KernelFamily::kXnnpack); }
+
 }  // namespace
 
 TEST_CASE("golden: the reference kernels give TFLite's reference outputs on the bundled cases", "[golden]") {
@@ -174,6 +179,7 @@ TEST_CASE("golden: the reference kernels give TFLite's reference outputs on the 
 
 TEST_CASE("golden: the fast path is as close to the reference as TFLite's XNNPACK on the bundled cases",
           "[golden]") {
+  if (!HaveXnnpack()) LOOKOUT_SKIP(kNoXnnpack);
   CHECK(CheckFastPath(BundledGolden()) >= 1);
 }
 
@@ -187,5 +193,6 @@ TEST_CASE("golden: the fast path is as close to the reference as TFLite's XNNPAC
           "[golden]") {
   std::string why;
   if (!HaveShared("golden", &why)) LOOKOUT_SKIP(why);
+  if (!HaveXnnpack()) LOOKOUT_SKIP(kNoXnnpack);
   CHECK(CheckFastPath(SharedDir() / "golden") >= 8);
 }

@@ -79,6 +79,27 @@ TEST_CASE("kernel families: names and the two presets", "[kernels][choice]") {
         lr::KernelFamilies::ReferenceOnly());
 }
 
+TEST_CASE("kernel families: what this build contains", "[kernels][choice]") {
+  const lr::KernelFamilies built = lr::CompiledKernelFamilies();
+  CHECK(built.contains(lr::KernelFamily::kReference));
+  CHECK(built.contains(lr::KernelFamily::kLookupTable));
+  // The build's own switch (CMake's LOOKOUT_WITH_XNNPACK), seen by this test
+  // through the same target the runtime is compiled with.
+  CHECK(built.contains(lr::KernelFamily::kXnnpack) == (LOOKOUT_HAVE_XNNPACK == 1));
+#if defined(__x86_64__)
+  CHECK(built.contains(lr::KernelFamily::kOwnX86));
+  CHECK_FALSE(built.contains(lr::KernelFamily::kOwnArm));
+#elif defined(__aarch64__)
+  CHECK(built.contains(lr::KernelFamily::kOwnArm));
+  CHECK_FALSE(built.contains(lr::KernelFamily::kOwnX86));
+#endif
+  // A family the build lacks is skipped like one that cannot run a node.
+  if (!built.contains(lr::KernelFamily::kXnnpack)) {
+    const Prepared p = Prepare(lt::XnnpackOptions());
+    CHECK(Count(p, lr::KernelFamily::kXnnpack) == 0);
+  }
+}
+
 TEST_CASE("kernel choice: reference only puts every node on its reference kernel", "[kernels][choice]") {
   const Prepared p = Prepare(lt::ReferenceOptions());
   CHECK(Count(p, lr::KernelFamily::kReference) == static_cast<int>(p.interpreter->node_count()));
@@ -98,6 +119,7 @@ TEST_CASE("kernel choice: lookup tables alone take SOFTMAX and nothing else of M
 }
 
 TEST_CASE("kernel choice: without our own families, XNNPACK runs the convolutions and ADD", "[kernels][choice]") {
+  if (!lt::HaveXnnpack()) LOOKOUT_SKIP("this build has no XNNPACK (LOOKOUT_WITH_XNNPACK=OFF)");
   const Prepared p = Prepare(lt::XnnpackOptions());
   CHECK(Count(p, lr::KernelFamily::kOwnX86) == 0);
   CHECK(Count(p, lr::KernelFamily::kOwnArm) == 0);

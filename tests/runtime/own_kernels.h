@@ -109,12 +109,23 @@ inline std::vector<OwnKernelVariant> OwnMulVariants() {
 #endif
 }
 
+/// Whether this build has the XNNPACK family (LOOKOUT_WITH_XNNPACK).
+inline bool HaveXnnpack() {
+  return runtime::CompiledKernelFamilies().contains(runtime::KernelFamily::kXnnpack);
+}
+
+/// The family that runs a node XNNPACK can take when Lookout's own kernels
+/// are left out: kXnnpack, or kReference in a build without XNNPACK.
+inline runtime::KernelFamily XnnpackFamily() {
+  return HaveXnnpack() ? runtime::KernelFamily::kXnnpack : runtime::KernelFamily::kReference;
+}
+
 /// Whether XNNPACK's 8-bit operators requantize in fp32 here, as Lookout's
 /// kernels do: on x86-64. (Debian 12's arm64 XNNPACK rounds uint8 and
-/// per-tensor int8 half up instead.)
+/// per-tensor int8 half up instead.) False without XNNPACK.
 inline bool XnnpackRequantizesInFp32() {
 #if defined(__x86_64__)
-  return true;
+  return HaveXnnpack();
 #else
   return false;
 #endif

@@ -260,7 +260,7 @@ void CheckOutputs(const Problem& p, const std::vector<uint8_t>& model, const std
   const Run xnn = RunOnce(model, p.input, lt::XnnpackOptions(threads));
   INFO(xnn.error);
   REQUIRE(xnn.error.empty());
-  CHECK(xnn.family == lr::KernelFamily::kXnnpack);
+  CHECK(xnn.family == lt::XnnpackFamily());
   if (lt::XnnpackRequantizesInFp32()) CHECK(Values(p, xnn.output) == fp32);
   for (const auto& variant : lt::OwnPointwiseVariants()) {
     INFO("own kernel: " << variant.name);

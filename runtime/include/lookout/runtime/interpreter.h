@@ -107,6 +107,14 @@ struct OwnKernelOptions {
   constexpr bool operator==(const OwnKernelOptions&) const = default;
 };
 
+/// The families this build of the library contains: kReference and
+/// kLookupTable always; kXnnpack when built with XNNPACK (the CMake option
+/// LOOKOUT_WITH_XNNPACK, on by default); kOwnX86 on x86-64, kOwnArm on
+/// arm64 (each then used only where the CPU has the instructions). A
+/// family that options allow but the build lacks is skipped, as one that
+/// cannot run a node is.
+KernelFamilies CompiledKernelFamilies();
+
 /// How to run a model.
 ///
 /// Which family runs a node is decided once, in AllocateTensors(), in this
@@ -118,7 +126,9 @@ struct OwnKernelOptions {
 /// kernels may read XNN_EXTRA_BYTES past an activation; a constant lives
 /// unpadded in the model file). NodeDetails::family tells the outcome.
 struct InterpreterOptions {
-  int32_t num_threads = 1;  ///< Threads of the one pthreadpool every kernel shares, >= 1.
+  /// Threads of the one pthreadpool every kernel shares, >= 1. A build
+  /// without XNNPACK has no pool and runs on the calling thread.
+  int32_t num_threads = 1;
   KernelFamilies kernels = KernelFamilies::All();
   OwnKernelOptions own_kernels;
 };
