@@ -5,7 +5,10 @@ TensorFlow Lite 2.21 + XNNPACK and against a baseline measured in the same run.
 Each configuration is run --repeats times by `lookout bench --json` (each run
 itself the median of --runs invokes after warm-up); configurations are
 interleaved so drift hits them alike, and the report gives the median of the
-per-run medians. The baseline is the same binary with Lookout's own kernels
+per-run medians. ours/base is the median of the per-repeat ratios: each
+repeat runs ours and the baseline back to back, so a slow spell of the
+machine (a shared host's neighbours) slows both sides of one ratio instead
+of one side of the ratio of medians. The baseline is the same binary with Lookout's own kernels
 switched off (LOOKOUT_NO_OWN_KERNELS=1: XNNPACK and the lookup tables only),
 or, with --baseline, another build's `lookout` as it runs by default (e.g.
 the commit before a change, to show that no model got slower).
@@ -84,11 +87,12 @@ def main():
         base = statistics.median(s["baseline"])
         rss = statistics.median(s["rss"]) / (1024 * 1024)
         tfl = TFLITE_US.get(m.stem, {}).get(t)
+        ratio = statistics.median(o / b for o, b in zip(s["ours"], s["baseline"]))
         rows.append({"model": m.stem, "threads": t, "median_us": ours, "baseline_us": base,
                      "tflite_us": tfl, "ratio_to_tflite": ours / tfl if tfl else None,
-                     "ratio_to_baseline": ours / base, "peak_rss_mib": rss,
+                     "ratio_to_baseline": ratio, "peak_rss_mib": rss,
                      "ours_runs_us": s["ours"], "baseline_runs_us": s["baseline"]})
-        print(f"{m.stem:32} {t:3d} {ours:9.0f} {base:15.0f} {ours / base:9.2f} "
+        print(f"{m.stem:32} {t:3d} {ours:9.0f} {base:15.0f} {ratio:9.2f} "
               f"{tfl if tfl else '-':>9} {(f'{ours / tfl:.2f}' if tfl else '-'):>11} {rss:12.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
