@@ -3,20 +3,17 @@
 #include <mosquitto.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 namespace lookout::daemon {
 namespace {
 
-using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 // mosquitto_loop()'s select timeout: how soon the network thread notices a
@@ -24,27 +21,12 @@ using Clock = std::chrono::steady_clock;
 constexpr int kLoopTimeoutMs = 100;
 constexpr auto kOfflineAckTimeout = std::chrono::seconds(2);
 constexpr auto kDisconnectTimeout = std::chrono::seconds(1);
-constexpr char kOnline[] = "online";
-constexpr char kOffline[] = "offline";
 
 // MOSQ_ERR_SUCCESS, or why libmosquitto could not initialize (its random
 // source, for client ids and websocket keys).
 int InitLibraryOnce() {
   static const int rc = mosquitto_lib_init();
   return rc;
-}
-
-// Home Assistant's node_id and object_id allow [a-zA-Z0-9_-].
-std::string SanitizeId(const std::string& text) {
-  std::string id = text;
-  for (char& c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
-  }
-  return id;
-}
-
-std::string DefaultedPrefix(const config::MqttConfig& config, const DeviceInfo& device) {
-  return config.topic_prefix.empty() ? config::DefaultMqttTopicPrefix(device.camera) : config.topic_prefix;
 }
 
 // mosquitto_strerror() for MOSQ_ERR_ERRNO says only "Unknown error"-ish text;
@@ -60,10 +42,8 @@ MqttPublisher::MqttPublisher(boost::asio::io_context& /*io*/, const config::Mqtt
                              DeviceInfo device)
     : config_(config),
       device_(std::move(device)),
-      result_topic_(DefaultedPrefix(config, device_) + "/result"),
-      availability_topic_(DefaultedPrefix(config, device_) + "/availability"),
-      status_topic_(config.discovery.prefix + "/status"),
-      node_id_(SanitizeId("lookout_" + device_.camera)) {
+      topics_(TopicsFor(config, device_.camera)),
+      status_topic_(config.discovery.prefix + "/status") {
   if (const int rc = InitLibraryOnce(); rc != MOSQ_ERR_SUCCESS) {
     throw std::runtime_error("mqtt: cannot initialize libmosquitto: " + std::string(mosquitto_strerror(rc)));
   }
@@ -97,7 +77,7 @@ void MqttPublisher::Start() {
     if (started_ || stopped_) return;
     started_ = true;
   }
-  int rc = mosquitto_will_set(mosq_, availability_topic_.c_str(),
+  int rc = mosquitto_will_set(mosq_, topics_.availability.c_str(),
                               static_cast<int>(std::strlen(kOffline)), kOffline, 1, true);
   if (rc != MOSQ_ERR_SUCCESS) spdlog::error("mqtt: cannot set the last will: {}", ErrorText(rc));
   if (!config_.username.empty()) {
@@ -106,7 +86,7 @@ void MqttPublisher::Start() {
     if (rc != MOSQ_ERR_SUCCESS) spdlog::error("mqtt: cannot set credentials: {}", ErrorText(rc));
   }
   spdlog::info("mqtt: publishing to {}:{} under {}", config_.host, config_.port,
-               result_topic_.substr(0, result_topic_.size() - std::strlen("/result")));
+               topics_.result.substr(0, topics_.result.size() - std::strlen("/result")));
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -136,7 +116,7 @@ void MqttPublisher::PublishResult(std::string payload) {
   }
   // Straight to libmosquitto only when nothing older is waiting, to keep order.
   if (connected_ && !stopping_ && queue_.empty()) {
-    const int rc = mosquitto_publish(mosq_, nullptr, result_topic_.c_str(),
+    const int rc = mosquitto_publish(mosq_, nullptr, topics_.result.c_str(),
                                      static_cast<int>(payload.size()), payload.data(),
                                      config_.qos, config_.retain);
     if (rc == MOSQ_ERR_SUCCESS) {
@@ -145,7 +125,7 @@ void MqttPublisher::PublishResult(std::string payload) {
     }
     if (rc != MOSQ_ERR_NO_CONN) {
       ++dropped_;
-      spdlog::error("mqtt: cannot publish an event on {}: {}", result_topic_, ErrorText(rc));
+      spdlog::error("mqtt: cannot publish an event on {}: {}", topics_.result, ErrorText(rc));
       return;
     }
     // The connection just went away; on_disconnect follows. Queue it.
@@ -236,7 +216,7 @@ int MqttPublisher::RunConnection() {
         // Queued ahead of the DISCONNECT, so it is sent first even if the
         // acknowledgement never comes.
         offline_acked_ = false;
-        if (PublishLocked(availability_topic_, kOffline, 1, true, &offline_mid_)) {
+        if (PublishLocked(topics_.availability, kOffline, 1, true, &offline_mid_)) {
           goodbye = Goodbye::kOfflineSent;
           deadline = now + kOfflineAckTimeout;
           break;
@@ -271,55 +251,10 @@ bool MqttPublisher::PublishLocked(const std::string& topic, const std::string& p
 }
 
 void MqttPublisher::PublishDiscoveryLocked() {
-  const json device = {
-      {"identifiers", json::array({node_id_})},
-      {"name", "Lookout " + device_.camera},
-      {"manufacturer", "Lookout"},
-      {"model", device_.model},
-      {"sw_version", device_.version},
-  };
-  auto sensor = [&](const std::string& object_id, const std::string& name) {
-    return json{
-        {"name", name},
-        {"unique_id", node_id_ + "_" + object_id},
-        {"state_topic", result_topic_},
-        {"qos", config_.qos},
-        {"availability_topic", availability_topic_},
-        {"payload_available", kOnline},
-        {"payload_not_available", kOffline},
-        {"device", device},
-    };
-  };
-
-  json top_label = sensor("top_label", "Top label");
-  top_label["value_template"] = "{{ value_json.top_k[0].label if value_json.top_k else 'none' }}";
-  top_label["json_attributes_topic"] = result_topic_;
-  top_label["json_attributes_template"] =
-      "{{ {'top_k': value_json.top_k, 'seq': value_json.seq, 'ts': value_json.ts} | tojson }}";
-  top_label["icon"] = "mdi:eye";
-
-  json top_score = sensor("top_score", "Top score");
-  top_score["value_template"] = "{{ value_json.top_k[0].score if value_json.top_k else 0 }}";
-  top_score["state_class"] = "measurement";
-  top_score["suggested_display_precision"] = 3;
-  top_score["icon"] = "mdi:gauge";
-
-  json latency = sensor("inference_latency", "Inference latency");
-  latency["value_template"] = "{{ value_json.latency_ms.inference }}";
-  latency["unit_of_measurement"] = "ms";
-  latency["device_class"] = "duration";
-  latency["state_class"] = "measurement";
-  latency["entity_category"] = "diagnostic";
-
-  const std::pair<const char*, const json*> configs[] = {
-      {"top_label", &top_label}, {"top_score", &top_score}, {"inference_latency", &latency}};
-  for (const auto& [object_id, payload] : configs) {
-    const std::string topic =
-        config_.discovery.prefix + "/sensor/" + node_id_ + "/" + object_id + "/config";
-    PublishLocked(topic, payload->dump(), 1, true);
+  for (const DiscoveryMessage& message : DiscoveryMessages(config_, device_, topics_)) {
+    PublishLocked(message.topic, message.payload.dump(), 1, true);
   }
-  spdlog::debug("mqtt: published Home Assistant discovery under {}/sensor/{}",
-                config_.discovery.prefix, node_id_);
+  spdlog::debug("mqtt: published Home Assistant discovery under {}", config_.discovery.prefix);
 }
 
 void MqttPublisher::FlushQueueLocked() {
@@ -328,7 +263,7 @@ void MqttPublisher::FlushQueueLocked() {
                dropped_while_down_);
   while (!queue_.empty()) {
     const std::string& payload = queue_.front();
-    const int rc = mosquitto_publish(mosq_, nullptr, result_topic_.c_str(),
+    const int rc = mosquitto_publish(mosq_, nullptr, topics_.result.c_str(),
                                      static_cast<int>(payload.size()), payload.data(),
                                      config_.qos, config_.retain);
     if (rc == MOSQ_ERR_NO_CONN) return;  // Lost again; keep the rest for next time.
@@ -336,7 +271,7 @@ void MqttPublisher::FlushQueueLocked() {
       ++published_;
     } else {
       ++dropped_;
-      spdlog::error("mqtt: cannot publish an event on {}: {}", result_topic_, ErrorText(rc));
+      spdlog::error("mqtt: cannot publish an event on {}: {}", topics_.result, ErrorText(rc));
     }
     queue_.pop_front();
   }
@@ -356,7 +291,7 @@ void MqttPublisher::HandleConnect(int rc) {
   connected_ = true;
   spdlog::info("mqtt: connected to {}:{}", config_.host, config_.port);
   if (stopping_) return;  // RunConnection() says "offline" and disconnects.
-  PublishLocked(availability_topic_, kOnline, 1, true);
+  PublishLocked(topics_.availability, kOnline, 1, true);
   if (config_.discovery.enabled) {
     const int sub_rc = mosquitto_subscribe(mosq_, nullptr, status_topic_.c_str(), 1);
     if (sub_rc != MOSQ_ERR_SUCCESS) {

@@ -29,18 +29,12 @@
 #include <boost/asio/io_context.hpp>
 
 #include "lookout/config/config.h"
+#include "mqtt/discovery.h"
 
 struct mosquitto;
 struct mosquitto_message;
 
 namespace lookout::daemon {
-
-/// What Home Assistant's device block and the discovery configs describe.
-struct DeviceInfo {
-  std::string camera;   ///< Camera name (config /camera/name).
-  std::string model;    ///< Model name, shown as the device model.
-  std::string version;  ///< Lookout version, shown as the device's sw_version.
-};
 
 class MqttPublisher {
  public:
@@ -85,9 +79,9 @@ class MqttPublisher {
   Stats stats() const;
 
   /// <prefix>/result.
-  const std::string& result_topic() const { return result_topic_; }
+  const std::string& result_topic() const { return topics_.result; }
   /// <prefix>/availability.
-  const std::string& availability_topic() const { return availability_topic_; }
+  const std::string& availability_topic() const { return topics_.availability; }
 
  private:
   static void OnConnect(mosquitto* mosq, void* self, int rc);
@@ -108,10 +102,8 @@ class MqttPublisher {
 
   const config::MqttConfig config_;
   const DeviceInfo device_;
-  const std::string result_topic_;
-  const std::string availability_topic_;
+  const CameraTopics topics_;
   const std::string status_topic_;     // <discovery prefix>/status (Home Assistant's birth).
-  const std::string node_id_;          // Sanitized "lookout_<camera>".
   mosquitto* mosq_ = nullptr;
   std::thread thread_;
 
