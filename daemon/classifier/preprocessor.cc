@@ -13,17 +13,9 @@ namespace lookout::daemon {
 
 using capture::PixelLayoutName;
 using capture::ToBgr;
+using runtime::ShapeString;
 
 namespace {
-
-std::string ShapeString(const std::vector<int32_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ",";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
 
 // "127.5" when all three channels agree, "[123.675,116.28,103.53]" otherwise.
 std::string ChannelValues(const std::array<float, 3>& v) {

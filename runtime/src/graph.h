@@ -162,8 +162,7 @@ struct KernelEnvironment {
 inline int32_t QMin(DataType t) { return t == DataType::kInt8 ? -128 : 0; }
 inline int32_t QMax(DataType t) { return t == DataType::kInt8 ? 127 : 255; }
 
-/// "[1,224,224,3]".
-std::string ShapeString(const std::vector<int32_t>& shape);
+using runtime::ShapeString;
 
 }  // namespace lookout::runtime::internal
 

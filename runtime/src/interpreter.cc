@@ -50,15 +50,6 @@ using internal::Tensor;
 
 namespace internal {
 
-std::string ShapeString(const std::vector<int32_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ",";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 Status KernelContext::CheckArity(size_t min_in, size_t max_in, size_t n_out) const {
   if (num_inputs() < min_in || num_inputs() > max_in) {
     if (min_in == max_in) return Error("has %zu inputs, expected %zu", num_inputs(), min_in);
@@ -115,6 +106,15 @@ Status KernelContext::CheckShape(const Tensor& t, const char* what,
 }
 
 }  // namespace internal
+
+std::string ShapeString(const std::vector<int32_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ",";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
 
 const char* KernelFamilyName(KernelFamily family) {
   switch (family) {

@@ -31,6 +31,10 @@ std::string DataTypeName(DataType type);
 /// Size in bytes of one element of `type`; 0 for types without a fixed size.
 size_t DataTypeSize(DataType type);
 
+/// A shape as the runtime's messages write it: "[1,224,224,3]" ("[]" for a
+/// scalar).
+std::string ShapeString(const std::vector<int32_t>& shape);
+
 /// Affine quantization: real = scale * (q - zero_point). Per-tensor when
 /// `scale` has one entry; per-channel along `quantized_dimension` otherwise
 /// (TFLite quantization spec: int8 per-channel weights have zero_point 0).
