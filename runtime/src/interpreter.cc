@@ -107,15 +107,6 @@ Status KernelContext::CheckShape(const Tensor& t, const char* what,
 
 }  // namespace internal
 
-std::string ShapeString(const std::vector<int32_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ",";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 const char* KernelFamilyName(KernelFamily family) {
   switch (family) {
     case KernelFamily::kReference: return "reference";

@@ -36,4 +36,13 @@ size_t DataTypeSize(DataType type) {
   return 0;
 }
 
+std::string ShapeString(const std::vector<int32_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ",";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
 }  // namespace lookout::runtime
