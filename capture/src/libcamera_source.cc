@@ -488,9 +488,11 @@ class LibcameraSource final : public FrameSource {
     if (request->status() == lc::Request::RequestCancelled) {
       std::lock_guard lock(run_->mutex);
       run_->idle.push_back(request);
-      if (run_->camera_active && !run_->stop_requested) {
+      // camera_active stays set: the camera is still running (libcamera
+      // cancels a request without stopping), and the restart must stop it
+      // before starting it again.
+      if (run_->camera_active && !run_->stop_requested && !run_->restart_needed) {
         spdlog::warn("{}: capture request cancelled; restarting the camera", Describe());
-        run_->camera_active = false;
         run_->restart_needed = true;
         run_->wake.notify_all();
       }
