@@ -176,6 +176,16 @@ void ApplyCrossKeyRules(const json& document, const std::filesystem::path& base_
 
   config.model.path = Resolve(config.model.path, base_dir);
   config.model.labels = Resolve(config.model.labels, base_dir);
+  config.model.groups = Resolve(config.model.groups, base_dir);
+  if (!config.model.groups.empty() && config.model.labels.empty()) {
+    throw ConfigError("/model/groups", "needs /model/labels: groups name labels");
+  }
+  for (size_t i = 0; i < config.zones.size(); ++i) {
+    if (!config.zones[i].groups.empty() && config.model.groups.empty()) {
+      throw ConfigError("/zones/" + std::to_string(i) + "/groups",
+                        "needs /model/groups: the file that defines the groups");
+    }
+  }
 
   const SocketConfig& socket = config.socket;
   if (socket.enabled) {
@@ -199,11 +209,31 @@ void ApplyCrossKeyRules(const json& document, const std::filesystem::path& base_
                           std::to_string(mqtt.reconnect_min_s) + "), got " +
                           std::to_string(mqtt.reconnect_max_s));
   }
+  TlsConfig& tls = mqtt.tls;
+  tls.ca_file = Resolve(tls.ca_file, base_dir);
+  tls.cert_file = Resolve(tls.cert_file, base_dir);
+  tls.key_file = Resolve(tls.key_file, base_dir);
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    throw ConfigError(tls.cert_file.empty() ? "/mqtt/tls/cert_file" : "/mqtt/tls/key_file",
+                      "required with /mqtt/tls/" +
+                          std::string(tls.cert_file.empty() ? "key_file" : "cert_file"));
+  }
   if (mqtt.client_id.empty()) mqtt.client_id = DefaultMqttClientId(camera.name);
   if (mqtt.topic_prefix.empty()) mqtt.topic_prefix = DefaultMqttTopicPrefix(camera.name);
 }
 
 }  // namespace
+
+std::vector<ZoneConfig> ZonesOrDefault(const Config& config) {
+  if (!config.zones.empty()) return config.zones;
+  ZoneConfig frame;
+  frame.name = "frame";
+  return {frame};
+}
+
+bool IsReservedZoneName(const std::string& name) {
+  return name == "result" || name == "availability" || name == "diagnostics";
+}
 
 std::string DefaultMqttClientId(const std::string& camera) { return "lookout-" + camera; }
 std::string DefaultMqttTopicPrefix(const std::string& camera) { return "lookout/" + camera; }

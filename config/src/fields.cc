@@ -1,5 +1,6 @@
 #include "fields.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace lookout::config::internal {
@@ -29,6 +30,13 @@ class BoundField final : public Field {
       return {};
     }
   }
+  std::vector<ElementKey> ElementKeys() const override {
+    if constexpr (requires { rule_.element_keys(); }) {
+      return rule_.element_keys();
+    } else {
+      return {};
+    }
+  }
 
  private:
   Rule rule_;
@@ -41,7 +49,7 @@ class SectionBuilder {
  public:
   SectionBuilder(FieldTable& table, std::string pointer, std::string title)
       : table_(table), pointer_(std::move(pointer)) {
-    table_.sections.push_back({pointer_, std::move(title)});
+    table_.sections.push_back({pointer_, std::move(title), table_.fields.size()});
   }
 
   template <auto Member, typename Rule>
@@ -76,7 +84,7 @@ Option SourceOption(SourceType type, std::string doc) {
 
 FieldTable BuildTable() {
   FieldTable table;
-  table.sections.push_back({"", "the document"});
+  table.sections.push_back({"", "the document", 0});
 
   SectionBuilder<&Config::camera>(table, "/camera", "the frame source")
       .Optional<&CameraConfig::name>("name", Text{.name = true},
@@ -108,7 +116,11 @@ FieldTable BuildTable() {
       .Optional<&CameraConfig::loop>("loop", Boolean{},
           "`images`, `video`: start again at the end instead of stopping.")
       .Optional<&CameraConfig::max_frames>("max_frames", Integer{.min = 0},
-          "Stop the daemon after this many captured frames; `0` = never.");
+          "Stop the daemon after this many captured frames; `0` = never.")
+      .Optional<&CameraConfig::max_fps>("max_fps", Number{.min = 0.0},
+          "Cap of processed frames per second, independent of the camera's rate (a Pi stays "
+          "cool); frames above it are skipped and counted (`frames_skipped`). `0` = every "
+          "frame.");
 
   SectionBuilder<&Config::model>(table, "/model", "the network")
       .Required<&ModelConfig::path>("path", Text{.non_empty = true},
@@ -116,6 +128,10 @@ FieldTable BuildTable() {
       .Optional<&ModelConfig::labels>("labels", Text{},
           "Label file, one label per line; empty = class indices only. Relative: to the "
           "config file's folder.")
+      .Optional<&ModelConfig::groups>("groups", Text{},
+          "Label groups file: a JSON object, group name → array of labels "
+          "(`models/imagenet_groups.json`, [docs/groups.md](groups.md)); empty = no groups. "
+          "Needs `labels`. Relative: to the config file's folder.")
       .Optional<&ModelConfig::threads>("threads", Integer{.min = 1, .max = 64},
           "Threads of the inference thread pool (XNNPACK and the reference kernels share "
           "it).")
@@ -138,6 +154,21 @@ FieldTable BuildTable() {
       .Optional<&OutputConfig::score_threshold>("score_threshold", Number{},
           "Drop classes whose dequantized score is below this. Not limited to [0, 1]: "
           "models without a softmax output logits.");
+
+  table.fields.push_back(std::make_unique<BoundField<ZoneList, &Config::zones>>(
+      "/zones", ZoneList{},
+      "Regions of the frame, each classified on its own per processed frame, each with a "
+      "confirmed state (keys of each zone below). Empty: one zone, `frame`, the whole frame.",
+      false));
+
+  SectionBuilder<&Config::snapshot>(table, "/snapshot", "JPEG snapshots of state changes")
+      .Optional<&SnapshotConfig::enabled>("enabled", Boolean{},
+          "On each zone state change, encode the frame (zone box drawn) as a JPEG: published "
+          "retained on `<prefix>/<zone>/snapshot`, and kept for the socket's `snapshot`.")
+      .Optional<&SnapshotConfig::max_size>("max_size", Integer{.min = 16, .max = 4096},
+          "Longest side in pixels; larger frames are shrunk, smaller ones kept.")
+      .Optional<&SnapshotConfig::quality>("quality", Integer{.min = 1, .max = 100},
+          "JPEG quality.");
 
   SectionBuilder<&Config::socket>(table, "/socket", "local Unix socket (JSON lines)")
       .Optional<&SocketConfig::enabled>("enabled", Boolean{}, "Serve events on the socket.")
@@ -172,7 +203,35 @@ FieldTable BuildTable() {
       .Optional<&MqttConfig::reconnect_max_s>("reconnect_max_s", Integer{.min = 1},
           "Cap of the reconnect delay in seconds; at least `reconnect_min_s`.")
       .Optional<&MqttConfig::queue_limit>("queue_limit", Integer{.min = 0},
-          "Events kept while the broker is unreachable; older ones are dropped and counted.");
+          "Messages kept while the broker is unreachable, delivered in order on reconnect; "
+          "older ones are dropped and counted. `0` = no queue: nothing is kept.")
+      .Optional<&MqttConfig::results>("results", Choice{{
+          {"off", "No per-frame results on MQTT: zone states, ON/OFF and events carry what "
+                  "changed (suits Home Assistant)."},
+          {"on_change", "A frame's result when its top label differs from the last one "
+                        "published."},
+          {"every_frame", "Every processed frame's result."},
+      }}, "Per-frame result events on `<prefix>/result` (values below); the socket always "
+          "has them.")
+      .Optional<&MqttConfig::results_max_per_s>("results_max_per_s", Number{.min = 0.0},
+          "Cap of result events per second on MQTT (`every_frame`, `on_change`); `0` = no cap.")
+      .Optional<&MqttConfig::diagnostics_interval_s>("diagnostics_interval_s",
+          Integer{.min = 5, .max = 3600},
+          "Seconds between `<prefix>/diagnostics` messages (fps, inference ms, dropped frames, "
+          "camera state).");
+  mqtt.Subsection<&MqttConfig::tls>("tls", "TLS to the broker")
+      .Optional<&TlsConfig::enabled>("enabled", Boolean{},
+          "Connect with TLS (usually port 8883).")
+      .Optional<&TlsConfig::ca_file>("ca_file", Text{},
+          "CA certificate(s), PEM, the broker's certificate must chain to; empty = the "
+          "system's CAs. Relative: to the config file's folder.")
+      .Optional<&TlsConfig::cert_file>("cert_file", Text{},
+          "Client certificate, PEM, for brokers that require one; needs `key_file`.")
+      .Optional<&TlsConfig::key_file>("key_file", Text{},
+          "Client private key, PEM, unencrypted; needs `cert_file`.")
+      .Optional<&TlsConfig::verify>("verify", Boolean{},
+          "Verify the broker's certificate and host name. `false` only for testing: anyone "
+          "can then impersonate the broker.");
   mqtt.Subsection<&MqttConfig::discovery>("discovery", "Home Assistant MQTT discovery")
       .Optional<&DiscoveryConfig::enabled>("enabled", Boolean{},
           "Publish Home Assistant discovery messages (when `/mqtt/enabled`).")
@@ -194,15 +253,20 @@ std::string LastToken(const std::string& pointer) {
 }
 
 std::vector<std::string> FieldTable::Keys(const std::string& section) const {
-  std::vector<std::string> keys;
-  for (const auto& field : fields) {
-    if (field->parent() == section) keys.push_back(field->key());
+  // (place, key): a subsection goes before the field added right after it.
+  std::vector<std::pair<std::pair<size_t, int>, std::string>> ordered;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i]->parent() == section) ordered.push_back({{i, 1}, fields[i]->key()});
   }
   for (const Section& sub : sections) {
     if (!sub.pointer.empty() && ParentPointer(sub.pointer) == section) {
-      keys.push_back(LastToken(sub.pointer));
+      ordered.push_back({{sub.first_field, 0}, LastToken(sub.pointer)});
     }
   }
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> keys;
+  for (auto& [place, key] : ordered) keys.push_back(std::move(key));
   return keys;
 }
 

@@ -53,6 +53,8 @@ class Field {
   virtual std::string Allowed() const = 0;
   /// The values of a Choice, described; empty for other rules.
   virtual std::vector<Option> Options() const { return {}; }
+  /// The keys of each element, for arrays of objects; empty for other rules.
+  virtual std::vector<ElementKey> ElementKeys() const { return {}; }
 
  private:
   std::string pointer_;
@@ -64,6 +66,7 @@ class Field {
 struct Section {
   std::string pointer;
   std::string title;  ///< For the reference: "the frame source".
+  size_t first_field = 0;  ///< fields.size() when the section was added: its place among the keys.
 };
 
 struct FieldTable {

@@ -50,8 +50,15 @@ std::string ConfigReferenceMarkdown() {
       "`lookoutd --check-config` prints the same values (paths resolved). Rules that "
       "involve other keys are in the descriptions.\n";
   for (const Section& section : table.sections) {
-    if (section.pointer.empty()) continue;
-    out += "\n### " + Code(section.pointer) + ": " + section.title + "\n\n";
+    if (section.pointer.empty()) {
+      // Top-level keys that are not sections (arrays such as /zones).
+      bool any = false;
+      for (const auto& field : table.fields) any = any || field->parent().empty();
+      if (!any) continue;
+      out += "\n### Top-level keys\n\n";
+    } else {
+      out += "\n### " + Code(section.pointer) + ": " + section.title + "\n\n";
+    }
     out += "| Key | Type | Allowed | Default | Description |\n";
     out += "|---|---|---|---|---|\n";
     std::string options;
@@ -61,6 +68,16 @@ std::string ConfigReferenceMarkdown() {
           field->required() ? "**required**" : Code(field->Write(defaults).dump());
       out += Row(Code(field->pointer()), field->Type(), field->Allowed(), default_value,
                  field->doc());
+      const std::vector<internal::ElementKey> keys = field->ElementKeys();
+      if (!keys.empty()) {
+        options += "\nKeys of each element of " + Code(field->pointer()) + ":\n\n";
+        options += "| Key | Type | Allowed | Default | Description |\n|---|---|---|---|---|\n";
+        for (const internal::ElementKey& key : keys) {
+          const std::string default_value =
+              key.default_value == "**required**" ? key.default_value : Code(key.default_value);
+          options += Row(Code(key.name), key.type, key.allowed, default_value, key.doc);
+        }
+      }
       const std::vector<Option> values = field->Options();
       if (values.empty()) continue;
       options += "\nValues of " + Code(field->pointer()) + ":\n\n";
@@ -69,6 +86,7 @@ std::string ConfigReferenceMarkdown() {
       }
     }
     for (const Section& sub : table.sections) {
+      if (section.pointer.empty()) break;  // the sections have their own headings
       if (sub.pointer.empty() || internal::ParentPointer(sub.pointer) != section.pointer) {
         continue;
       }

@@ -16,9 +16,17 @@ std::string Code(const std::string& text) { return "`" + text + "`"; }
 
 // ">= 0", "> 0", or nothing without a bound.
 std::optional<std::string> NumberBound(const Number& rule) {
-  if (!rule.min) return std::nullopt;
   std::ostringstream bound;
-  bound << (rule.min_exclusive ? "> " : ">= ") << *rule.min;
+  if (rule.min && rule.max && !rule.min_exclusive) {
+    bound << "in [" << *rule.min << ", " << *rule.max << "]";
+  } else if (rule.min) {
+    bound << (rule.min_exclusive ? "> " : ">= ") << *rule.min;
+    if (rule.max) bound << " and <= " << *rule.max;
+  } else if (rule.max) {
+    bound << "<= " << *rule.max;
+  } else {
+    return std::nullopt;
+  }
   return bound.str();
 }
 
@@ -34,7 +42,8 @@ double ReadNumber(const Number& rule, const json& value, const std::string& poin
   const double v = value.get<double>();
   // The parser turns literals like 1e999 into infinity.
   const bool ok = std::isfinite(v) &&
-                  (!rule.min || (rule.min_exclusive ? v > *rule.min : v >= *rule.min));
+                  (!rule.min || (rule.min_exclusive ? v > *rule.min : v >= *rule.min)) &&
+                  (!rule.max || v <= *rule.max);
   if (!ok) throw ConfigError(pointer, ExpectedNumber(rule) + ", got " + value.dump());
   return v;
 }
@@ -280,5 +289,145 @@ json FileMode::Write(uint32_t mode) const {
 }
 
 std::string FileMode::Allowed() const { return "3 or 4 octal digits, at most `\"0777\"`"; }
+
+namespace {
+
+const Number kFraction{.min = 0.0, .max = 1.0};
+const Number kThreshold{};
+const Integer kConfirmFrames{.min = 1, .max = 1000};
+const Number kMinHold{.min = 0.0};
+const Text kZoneName{.name = true};
+
+std::string Describe(const Number& rule) { return rule.Allowed(); }
+
+}  // namespace
+
+std::string ZoneList::Allowed() const {
+  return "at most " + std::to_string(kMaxZones) + " zones; keys below";
+}
+
+std::vector<ElementKey> ZoneList::element_keys() const {
+  const ZoneConfig defaults;
+  return {
+      {"name", "string", kZoneName.Allowed() + "; unique; not `result`, `availability`, `diagnostics`",
+       "**required**", "Zone name: a topic level on MQTT and part of Home Assistant's ids."},
+      {"region", "array of 4 numbers", "each " + Describe(kFraction) + "; x0 < x1, y0 < y1",
+       json(defaults.region).dump(),
+       "`[x0, y0, x1, y1]`: the zone's box as fractions of the frame's width and height "
+       "(`[0, 0, 0.5, 1]` = the left half). The model's preprocessing (centre crop, resize) "
+       "applies to this crop."},
+      {"groups", "array of strings", "names of `/model/groups`", "[]",
+       "Label groups the zone watches; its state is the best of them whose score (the sum of "
+       "its labels' scores) reaches `threshold`, else `none`. Empty: the state is the top label "
+       "when its score reaches `threshold`, else `none`."},
+      {"threshold", "number", Describe(kThreshold), json(defaults.threshold).dump(),
+       "Score a group or label needs to be the zone's state (and a group needs to be `ON`)."},
+      {"confirm_frames", "integer", kConfirmFrames.Allowed(), json(defaults.confirm_frames).dump(),
+       "Consecutive processed frames that must agree before a new state (or a group's "
+       "`ON`/`OFF`) is adopted; single-frame flicker never reaches Home Assistant."},
+      {"min_hold_s", "number", Describe(kMinHold), json(defaults.min_hold_s).dump(),
+       "A state is kept at least this many seconds before it may change again."},
+  };
+}
+
+void ZoneList::Read(const json& value, const std::string& pointer,
+                    std::vector<ZoneConfig>& out) const {
+  if (!value.is_array()) {
+    throw ConfigError(pointer, "expected an array of zone objects, got " + DescribeFound(value));
+  }
+  if (value.size() > kMaxZones) {
+    throw ConfigError(pointer, "expected at most " + std::to_string(kMaxZones) + " zones, got " +
+                                   std::to_string(value.size()));
+  }
+  std::vector<std::string> known;
+  for (const ElementKey& key : element_keys()) known.push_back(key.name);
+  std::vector<ZoneConfig> zones;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const std::string at = pointer + "/" + std::to_string(i);
+    const json& element = value[i];
+    if (!element.is_object()) {
+      throw ConfigError(at, "expected a zone object, got " + DescribeFound(element));
+    }
+    for (const auto& [key, unused] : element.items()) {
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      std::string expected;
+      for (const std::string& name : known) expected += (expected.empty() ? "" : ", ") + name;
+      throw ConfigError(at + "/" + EscapePointerToken(key),
+                        "unknown key (expected one of: " + expected + ")");
+    }
+    ZoneConfig zone;
+    if (!element.contains("name")) throw ConfigError(at + "/name", "required");
+    kZoneName.Read(element["name"], at + "/name", zone.name);
+    if (IsReservedZoneName(zone.name)) {
+      throw ConfigError(at + "/name", Quote(zone.name) +
+                                          " is a topic of the camera itself (result, availability, "
+                                          "diagnostics); choose another name");
+    }
+    for (const ZoneConfig& other : zones) {
+      if (other.name == zone.name) {
+        throw ConfigError(at + "/name", "duplicate zone name " + Quote(zone.name));
+      }
+    }
+    if (const auto it = element.find("region"); it != element.end()) {
+      const std::string region_at = at + "/region";
+      const std::string expected =
+          "expected an array of 4 numbers [x0, y0, x1, y1], each " + Describe(kFraction);
+      if (!it->is_array()) throw ConfigError(region_at, expected + ", got " + DescribeFound(*it));
+      if (it->size() != 4) {
+        throw ConfigError(region_at, expected + ", got " + std::to_string(it->size()) +
+                                         (it->size() == 1 ? " element" : " elements"));
+      }
+      for (size_t c = 0; c < 4; ++c) {
+        kFraction.Read((*it)[c], region_at + "/" + std::to_string(c), zone.region[c]);
+      }
+      if (zone.region[0] >= zone.region[2]) {
+        throw ConfigError(region_at + "/2", "expected x1 > x0 (" + json(zone.region[0]).dump() +
+                                                "), got " + json(zone.region[2]).dump());
+      }
+      if (zone.region[1] >= zone.region[3]) {
+        throw ConfigError(region_at + "/3", "expected y1 > y0 (" + json(zone.region[1]).dump() +
+                                                "), got " + json(zone.region[3]).dump());
+      }
+    }
+    if (const auto it = element.find("groups"); it != element.end()) {
+      const std::string groups_at = at + "/groups";
+      if (!it->is_array()) {
+        throw ConfigError(groups_at, "expected an array of group names, got " + DescribeFound(*it));
+      }
+      for (size_t g = 0; g < it->size(); ++g) {
+        std::string group;
+        kZoneName.Read((*it)[g], groups_at + "/" + std::to_string(g), group);
+        if (std::find(zone.groups.begin(), zone.groups.end(), group) != zone.groups.end()) {
+          throw ConfigError(groups_at + "/" + std::to_string(g), "duplicate group " + Quote(group));
+        }
+        zone.groups.push_back(std::move(group));
+      }
+    }
+    if (const auto it = element.find("threshold"); it != element.end()) {
+      kThreshold.Read(*it, at + "/threshold", zone.threshold);
+    }
+    if (const auto it = element.find("confirm_frames"); it != element.end()) {
+      kConfirmFrames.Read(*it, at + "/confirm_frames", zone.confirm_frames);
+    }
+    if (const auto it = element.find("min_hold_s"); it != element.end()) {
+      kMinHold.Read(*it, at + "/min_hold_s", zone.min_hold_s);
+    }
+    zones.push_back(std::move(zone));
+  }
+  out = std::move(zones);
+}
+
+json ZoneList::Write(const std::vector<ZoneConfig>& zones) const {
+  json out = json::array();
+  for (const ZoneConfig& zone : zones) {
+    out.push_back({{"name", zone.name},
+                   {"region", zone.region},
+                   {"groups", zone.groups},
+                   {"threshold", zone.threshold},
+                   {"confirm_frames", zone.confirm_frames},
+                   {"min_hold_s", zone.min_hold_s}});
+  }
+  return out;
+}
 
 }  // namespace lookout::config::internal

@@ -53,10 +53,12 @@ struct Integer {
   std::string Allowed() const;
 };
 
-/// A finite number, at least (or, `min_exclusive`, above) `min` if given.
+/// A finite number, at least (or, `min_exclusive`, above) `min` and at most
+/// `max` if given.
 struct Number {
   std::optional<double> min = std::nullopt;
   bool min_exclusive = false;
+  std::optional<double> max = std::nullopt;
 
   void Read(const json& value, const std::string& pointer, double& out) const;
   json Write(double value) const { return value; }
@@ -114,6 +116,31 @@ struct FileMode {
   json Write(uint32_t mode) const;
   std::string Type() const { return "string"; }
   std::string Allowed() const;
+};
+
+/// One key of the objects of an array (for the reference).
+struct ElementKey {
+  std::string name;
+  std::string type;
+  std::string allowed;
+  std::string default_value;  ///< JSON, or "**required**".
+  std::string doc;
+};
+
+/// `/zones`: an array of zone objects (ZoneConfig), each strict like a
+/// section: unknown keys, wrong types and bad values are errors naming the
+/// element ("/zones/1/region/2: ..."). Checks region order (x0 < x1,
+/// y0 < y1), unique zone names, reserved names (IsReservedZoneName) and
+/// group names; whether the groups exist is checked when the groups file is
+/// read (lookoutd start, --check-config).
+struct ZoneList {
+  static constexpr size_t kMaxZones = 16;
+
+  void Read(const json& value, const std::string& pointer, std::vector<ZoneConfig>& out) const;
+  json Write(const std::vector<ZoneConfig>& zones) const;
+  std::string Type() const { return "array of objects"; }
+  std::string Allowed() const;
+  std::vector<ElementKey> element_keys() const;
 };
 
 }  // namespace lookout::config::internal

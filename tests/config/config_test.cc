@@ -189,6 +189,30 @@ TEST_CASE("a disabled socket may have any path", "[config]") {
   CHECK_FALSE(c.socket.enabled);
 }
 
+TEST_CASE("zones: defaults per key, groups resolved against the config folder", "[config]") {
+  const Config c = ParseConfig(Patched(R"({
+      "model": {"labels": "labels.txt", "groups": "groups.json"},
+      "zones": [{"name": "driveway", "region": [0, 0.5, 0.5, 1], "groups": ["car", "truck"]},
+                {"name": "door"}]})"),
+                               "/etc/lookout");
+  CHECK(c.model.groups == "/etc/lookout/groups.json");
+  REQUIRE(c.zones.size() == 2);
+  CHECK(c.zones[0].name == "driveway");
+  CHECK(c.zones[0].region == std::array<double, 4>{0.0, 0.5, 0.5, 1.0});
+  CHECK(c.zones[0].groups == std::vector<std::string>{"car", "truck"});
+  CHECK(c.zones[0].threshold == 0.5);
+  CHECK(c.zones[0].confirm_frames == 3);
+  CHECK(c.zones[0].min_hold_s == 0.0);
+  CHECK(c.zones[1].region == std::array<double, 4>{0.0, 0.0, 1.0, 1.0});
+  CHECK(c.zones[1].groups.empty());
+  CHECK(ZonesOrDefault(c).size() == 2);
+
+  const std::vector<ZoneConfig> implicit = ZonesOrDefault(ParseConfig(kMinimal));
+  REQUIRE(implicit.size() == 1);
+  CHECK(implicit[0].name == "frame");
+  CHECK(implicit[0].region == std::array<double, 4>{0.0, 0.0, 1.0, 1.0});
+}
+
 struct BadCase {
   std::string patch;  // merged into kMinimal
   std::string pointer;
@@ -282,6 +306,47 @@ TEST_CASE("bad values name the key and what was expected", "[config]") {
       {R"({"mqtt": {"topic_prefix": "home/"}})", "/mqtt/topic_prefix", "trailing '/'"},
       {R"({"mqtt": {"discovery": {"prefix": ""}}})", "/mqtt/discovery/prefix", "must not be empty"},
       {R"({"mqtt": {"discovery": {"prefix": "ha/#"}}})", "/mqtt/discovery/prefix", "wildcards"},
+      {R"({"mqtt": {"results": "always"}})", "/mqtt/results",
+       R"(expected one of "off", "on_change", "every_frame", got "always")"},
+      {R"({"mqtt": {"tls": {"cert_file": "c.pem"}}})", "/mqtt/tls/key_file",
+       "required with /mqtt/tls/cert_file"},
+      {R"({"mqtt": {"tls": {"key_file": "k.pem"}}})", "/mqtt/tls/cert_file",
+       "required with /mqtt/tls/key_file"},
+      {R"({"snapshot": {"max_size": 8}})", "/snapshot/max_size",
+       "expected an integer in [16, 4096], got 8"},
+      {R"({"camera": {"max_fps": -0.5}})", "/camera/max_fps", "expected a number >= 0, got -0.5"},
+      // Zones.
+      {R"({"zones": {"name": "a"}})", "/zones", "expected an array of zone objects, got object"},
+      {R"({"zones": [1]})", "/zones/0", "expected a zone object, got number 1"},
+      {R"({"zones": [{"region": [0, 0, 1, 1]}]})", "/zones/0/name", "required"},
+      {R"({"zones": [{"name": "a"}, {"name": "b", "regoin": []}]})", "/zones/1/regoin",
+       "unknown key (expected one of: name, region, groups, threshold, confirm_frames, "
+       "min_hold_s)"},
+      {R"({"zones": [{"name": "sofa"}, {"name": "sofa"}]})", "/zones/1/name",
+       "duplicate zone name \"sofa\""},
+      {R"({"zones": [{"name": "my zone"}]})", "/zones/0/name", "[A-Za-z0-9_-]+"},
+      {R"({"zones": [{"name": "result"}]})", "/zones/0/name", "topic of the camera itself"},
+      {R"({"zones": [{"name": "a", "region": [0, 0, 1]}]})", "/zones/0/region",
+       "expected an array of 4 numbers [x0, y0, x1, y1], each in [0, 1], got 3 elements"},
+      {R"({"zones": [{"name": "a", "region": [0, 0, 1.5, 1]}]})", "/zones/0/region/2",
+       "expected a number in [0, 1], got 1.5"},
+      {R"({"zones": [{"name": "a", "region": [0.5, 0, 0.5, 1]}]})", "/zones/0/region/2",
+       "expected x1 > x0 (0.5), got 0.5"},
+      {R"({"zones": [{"name": "a", "region": [0, 0.9, 1, 0.1]}]})", "/zones/0/region/3",
+       "expected y1 > y0 (0.9), got 0.1"},
+      {R"({"zones": [{"name": "a", "confirm_frames": 0}]})", "/zones/0/confirm_frames",
+       "expected an integer in [1, 1000], got 0"},
+      {R"({"zones": [{"name": "a", "min_hold_s": -1}]})", "/zones/0/min_hold_s",
+       "expected a number >= 0, got -1"},
+      {R"({"zones": [{"name": "a", "threshold": "x"}]})", "/zones/0/threshold",
+       "expected a number, got string"},
+      {R"({"zones": [{"name": "a", "groups": "cat"}]})", "/zones/0/groups",
+       "expected an array of group names"},
+      {R"({"zones": [{"name": "a", "groups": ["cat", "cat"]}]})", "/zones/0/groups/1",
+       "duplicate group \"cat\""},
+      {R"({"zones": [{"name": "a", "groups": ["cat"]}]})", "/zones/0/groups",
+       "needs /model/groups"},
+      {R"({"model": {"groups": "g.json"}})", "/model/groups", "needs /model/labels"},
   };
 
   for (const BadCase& c : cases) {

@@ -27,15 +27,20 @@ using nlohmann::json;
 // Every key, in reference order.
 const std::vector<std::string> kAllPointers = {
     "/camera/name", "/camera/type", "/camera/device", "/camera/width", "/camera/height",
-    "/camera/fps", "/camera/loop", "/camera/max_frames",
-    "/model/path", "/model/labels", "/model/threads", "/model/backend", "/model/center_crop",
-    "/model/mean", "/model/std",
+    "/camera/fps", "/camera/loop", "/camera/max_frames", "/camera/max_fps",
+    "/model/path", "/model/labels", "/model/groups", "/model/threads", "/model/backend",
+    "/model/center_crop", "/model/mean", "/model/std",
     "/output/top_k", "/output/score_threshold",
+    "/zones",
+    "/snapshot/enabled", "/snapshot/max_size", "/snapshot/quality",
     "/socket/enabled", "/socket/path", "/socket/mode", "/socket/group", "/socket/max_clients",
     "/socket/max_client_buffer_bytes",
     "/mqtt/enabled", "/mqtt/host", "/mqtt/port", "/mqtt/client_id", "/mqtt/username",
     "/mqtt/password", "/mqtt/topic_prefix", "/mqtt/qos", "/mqtt/retain", "/mqtt/keepalive_s",
-    "/mqtt/reconnect_min_s", "/mqtt/reconnect_max_s", "/mqtt/queue_limit",
+    "/mqtt/reconnect_min_s", "/mqtt/reconnect_max_s", "/mqtt/queue_limit", "/mqtt/results",
+    "/mqtt/results_max_per_s", "/mqtt/diagnostics_interval_s",
+    "/mqtt/tls/enabled", "/mqtt/tls/ca_file", "/mqtt/tls/cert_file", "/mqtt/tls/key_file",
+    "/mqtt/tls/verify",
     "/mqtt/discovery/enabled", "/mqtt/discovery/prefix",
 };
 
@@ -49,7 +54,12 @@ std::set<std::string> LeafPointers(const json& document) {
   std::set<std::string> pointers;
   const json flat = document.flatten();
   for (const auto& [pointer, unused] : flat.items()) {
-    // flatten() splits arrays into elements: /model/mean/0 is part of /model/mean.
+    // flatten() splits arrays into elements: /model/mean/0 is part of /model/mean,
+    // /zones/0/region/1 of /zones; an empty array stays a leaf.
+    if (pointer.starts_with("/zones")) {
+      pointers.insert("/zones");
+      continue;
+    }
     const size_t element = pointer.find_last_of('/');
     const bool is_element = std::all_of(pointer.begin() + static_cast<long>(element) + 1,
                                         pointer.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -80,16 +90,22 @@ TEST_CASE("ConfigToJson of a default Config shows every key with its default", "
   // dump() tells 0 from 0.0, which json's operator== does not.
   const json expected = json::parse(R"({
     "camera": {"name": "camera", "type": "images", "device": "", "width": 0, "height": 0,
-               "fps": 0.0, "loop": false, "max_frames": 0},
-    "model": {"path": "", "labels": "", "threads": 1, "backend": "xnnpack",
+               "fps": 0.0, "loop": false, "max_frames": 0, "max_fps": 0.0},
+    "model": {"path": "", "labels": "", "groups": "", "threads": 1, "backend": "xnnpack",
               "center_crop": false, "mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5]},
     "output": {"top_k": 5, "score_threshold": 0.0},
+    "zones": [],
+    "snapshot": {"enabled": true, "max_size": 640, "quality": 80},
     "socket": {"enabled": true, "path": "/run/lookout/lookoutd.sock", "mode": "0660",
                "group": "", "max_clients": 32, "max_client_buffer_bytes": 1048576},
     "mqtt": {"enabled": false, "host": "localhost", "port": 1883, "client_id": "",
              "username": "", "password": "", "topic_prefix": "", "qos": 1, "retain": false,
              "keepalive_s": 30, "reconnect_min_s": 1, "reconnect_max_s": 60,
-             "queue_limit": 1000, "discovery": {"enabled": true, "prefix": "homeassistant"}}
+             "queue_limit": 1000, "results": "off", "results_max_per_s": 1.0,
+             "diagnostics_interval_s": 60,
+             "tls": {"enabled": false, "ca_file": "", "cert_file": "", "key_file": "",
+                     "verify": true},
+             "discovery": {"enabled": true, "prefix": "homeassistant"}}
   })");
   CHECK(dumped.dump(1) == expected.dump(1));
 }
@@ -104,8 +120,10 @@ TEST_CASE("a config unlike the defaults in every key dumps and parses back", "[c
   c.camera.fps = 7.5;
   c.camera.loop = true;
   c.camera.max_frames = 99;
+  c.camera.max_fps = 2.5;
   c.model.path = "/opt/m.tflite";
   c.model.labels = "/opt/labels.txt";
+  c.model.groups = "/opt/groups.json";
   c.model.threads = 3;
   c.model.backend = "reference";
   c.model.center_crop = true;
@@ -113,6 +131,17 @@ TEST_CASE("a config unlike the defaults in every key dumps and parses back", "[c
   c.model.std = {4.0, 5.0, 6.5};
   c.output.top_k = 7;
   c.output.score_threshold = -1.25;
+  ZoneConfig zone;
+  zone.name = "sofa";
+  zone.region = {0.25, 0.5, 0.75, 1.0};
+  zone.groups = {"cat", "dog"};
+  zone.threshold = 0.4;
+  zone.confirm_frames = 5;
+  zone.min_hold_s = 2.5;
+  c.zones = {zone};
+  c.snapshot.enabled = false;
+  c.snapshot.max_size = 320;
+  c.snapshot.quality = 90;
   c.socket.enabled = false;
   c.socket.path = "/tmp/x.sock";
   c.socket.mode = 0640;
@@ -132,23 +161,39 @@ TEST_CASE("a config unlike the defaults in every key dumps and parses back", "[c
   c.mqtt.reconnect_min_s = 3;
   c.mqtt.reconnect_max_s = 9;
   c.mqtt.queue_limit = 5;
+  c.mqtt.results = "every_frame";
+  c.mqtt.results_max_per_s = 0.0;
+  c.mqtt.diagnostics_interval_s = 30;
+  c.mqtt.tls.enabled = true;
+  c.mqtt.tls.ca_file = "/etc/ca.crt";
+  c.mqtt.tls.cert_file = "/etc/c.crt";
+  c.mqtt.tls.key_file = "/etc/c.key";
+  c.mqtt.tls.verify = false;
   c.mqtt.discovery.enabled = false;
   c.mqtt.discovery.prefix = "ha";
 
   const json dumped = ConfigToJson(c);
   const json expected = json::parse(R"({
     "camera": {"name": "porch", "type": "video", "device": "/srv/clip.mp4", "width": 640,
-               "height": 480, "fps": 7.5, "loop": true, "max_frames": 99},
-    "model": {"path": "/opt/m.tflite", "labels": "/opt/labels.txt", "threads": 3,
+               "height": 480, "fps": 7.5, "loop": true, "max_frames": 99, "max_fps": 2.5},
+    "model": {"path": "/opt/m.tflite", "labels": "/opt/labels.txt",
+              "groups": "/opt/groups.json", "threads": 3,
               "backend": "reference", "center_crop": true, "mean": [1.0, 2.0, 3.0],
               "std": [4.0, 5.0, 6.5]},
     "output": {"top_k": 7, "score_threshold": -1.25},
+    "zones": [{"name": "sofa", "region": [0.25, 0.5, 0.75, 1.0], "groups": ["cat", "dog"],
+               "threshold": 0.4, "confirm_frames": 5, "min_hold_s": 2.5}],
+    "snapshot": {"enabled": false, "max_size": 320, "quality": 90},
     "socket": {"enabled": false, "path": "/tmp/x.sock", "mode": "0640", "group": "video",
                "max_clients": 2, "max_client_buffer_bytes": 8192},
     "mqtt": {"enabled": true, "host": "broker", "port": 8883, "client_id": "cid",
              "username": "user", "password": "***", "topic_prefix": "a/b", "qos": 0,
              "retain": true, "keepalive_s": 10, "reconnect_min_s": 3, "reconnect_max_s": 9,
-             "queue_limit": 5, "discovery": {"enabled": false, "prefix": "ha"}}
+             "queue_limit": 5, "results": "every_frame", "results_max_per_s": 0.0,
+             "diagnostics_interval_s": 30,
+             "tls": {"enabled": true, "ca_file": "/etc/ca.crt", "cert_file": "/etc/c.crt",
+                     "key_file": "/etc/c.key", "verify": false},
+             "discovery": {"enabled": false, "prefix": "ha"}}
   })");
   CHECK(dumped.dump(1) == expected.dump(1));
 
@@ -157,6 +202,14 @@ TEST_CASE("a config unlike the defaults in every key dumps and parses back", "[c
   const json flat = dumped.flatten();
   for (const auto& [pointer, value] : flat.items()) {
     CAPTURE(pointer);
+    if (pointer.starts_with("/zones/0/")) {
+      // The default is no zone: compare with a default zone's key instead.
+      const std::string key = pointer.substr(9, pointer.find('/', 9) - 9);
+      const json default_zone = json::parse(R"({"region": [0.0, 0.0, 1.0, 1.0], "groups": [],
+          "threshold": 0.5, "confirm_frames": 3, "min_hold_s": 0.0})");
+      if (default_zone.contains(key)) CHECK(dumped["zones"][0][key] != default_zone[key]);
+      continue;
+    }
     CHECK(value != defaults.at(pointer));
   }
 
@@ -228,8 +281,8 @@ TEST_CASE("integer and number ranges in the reference are those the parser enfor
     }
     ++checked;
   }
-  // 13 integers and /camera/fps.
-  CHECK(checked == 14);
+  // 16 integers, /camera/fps, /camera/max_fps and /mqtt/results_max_per_s.
+  CHECK(checked == 19);
 }
 
 TEST_CASE("docs/config.md holds the current generated reference", "[config]") {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -37,6 +38,7 @@ struct CameraConfig {
   double fps = 0.0;              ///< Frame rate (frames/s), >= 0; images: pacing (0 = 1 fps), others: request (0 = native).
   bool loop = false;             ///< Images and video: start again at the end instead of stopping.
   int64_t max_frames = 0;        ///< Stop the daemon after this many captured frames; 0 = never.
+  double max_fps = 0.0;          ///< Cap of processed (classified) frames per second, >= 0; 0 = every frame. Frames above the cap are skipped and counted.
 
   bool operator==(const CameraConfig&) const = default;
 };
@@ -45,6 +47,7 @@ struct CameraConfig {
 struct ModelConfig {
   std::filesystem::path path;    ///< Required: the .tflite file.
   std::filesystem::path labels;  ///< Label file, one label per line; empty = indices only.
+  std::filesystem::path groups;  ///< Label groups file (JSON object: group name -> labels); empty = none.
   int32_t threads = 1;           ///< Worker threads for inference, 1..64.
   std::string backend = "xnnpack";  ///< "xnnpack" (fast path) or "reference" (TFLite's reference arithmetic, byte-exact).
   bool center_crop = false;      ///< Crop the frame's centre to the input's aspect ratio before resize.
@@ -60,6 +63,28 @@ struct OutputConfig {
   double score_threshold = 0.0;  ///< Drop classes whose dequantized score is below this (any finite number: logits too).
 
   bool operator==(const OutputConfig&) const = default;
+};
+
+/// One element of `/zones`: a region of the frame, classified on its own,
+/// whose confirmed state is published.
+struct ZoneConfig {
+  std::string name;              ///< Required: [A-Za-z0-9_-]+, unique; a topic level on MQTT.
+  std::array<double, 4> region = {0.0, 0.0, 1.0, 1.0};  ///< [x0, y0, x1, y1] as fractions of the frame, x0 < x1, y0 < y1.
+  std::vector<std::string> groups;  ///< Names of /model/groups the zone watches; empty = the top label is the state.
+  double threshold = 0.5;        ///< Score a group (sum of its labels' scores) or the top label needs to be the state.
+  int32_t confirm_frames = 3;    ///< Consecutive processed frames that must agree before a new state is adopted, >= 1.
+  double min_hold_s = 0.0;       ///< A state is kept at least this long (seconds, >= 0) before it may change.
+
+  bool operator==(const ZoneConfig&) const = default;
+};
+
+/// `/snapshot`: the JPEG published on each state change.
+struct SnapshotConfig {
+  bool enabled = true;
+  int32_t max_size = 640;        ///< Longest side in pixels, 16..4096 (the frame is shrunk, never enlarged).
+  int32_t quality = 80;          ///< JPEG quality, 1..100.
+
+  bool operator==(const SnapshotConfig&) const = default;
 };
 
 /// `/socket`: the local Unix socket (JSON lines).
@@ -82,6 +107,17 @@ struct DiscoveryConfig {
   bool operator==(const DiscoveryConfig&) const = default;
 };
 
+/// `/mqtt/tls`: TLS to the broker.
+struct TlsConfig {
+  bool enabled = false;
+  std::filesystem::path ca_file;   ///< CA certificate(s) (PEM) the broker's certificate must chain to; empty = the system's CAs.
+  std::filesystem::path cert_file; ///< Client certificate (PEM); with key_file, or neither.
+  std::filesystem::path key_file;  ///< Client private key (PEM, unencrypted).
+  bool verify = true;            ///< Verify the broker's certificate and host name. Off only for testing.
+
+  bool operator==(const TlsConfig&) const = default;
+};
+
 /// `/mqtt`: the MQTT publisher (libmosquitto).
 struct MqttConfig {
   bool enabled = false;
@@ -96,7 +132,11 @@ struct MqttConfig {
   int32_t keepalive_s = 30;      ///< MQTT keepalive in seconds, 5..3600.
   int32_t reconnect_min_s = 1;   ///< First reconnect delay in seconds, >= 1.
   int32_t reconnect_max_s = 60;  ///< Cap of the doubling reconnect delay in seconds, >= reconnect_min_s.
-  int32_t queue_limit = 1000;    ///< >= 0. Events kept while the broker is down; older ones are dropped and counted.
+  int32_t queue_limit = 1000;    ///< >= 0. Messages kept while the broker is down; older ones are dropped and counted; 0 = no queue.
+  std::string results = "off";   ///< Per-frame result events on <prefix>/result: "every_frame", "on_change" (top label changed) or "off".
+  double results_max_per_s = 1.0;  ///< Cap of result events per second on MQTT, >= 0; 0 = no cap.
+  int32_t diagnostics_interval_s = 60;  ///< Seconds between <prefix>/diagnostics messages, 5..3600.
+  TlsConfig tls;
   DiscoveryConfig discovery;
 
   bool operator==(const MqttConfig&) const = default;
@@ -107,6 +147,8 @@ struct Config {
   CameraConfig camera;
   ModelConfig model;
   OutputConfig output;
+  std::vector<ZoneConfig> zones;  ///< Empty: one zone, "frame", the whole frame (ZonesOrDefault()).
+  SnapshotConfig snapshot;
   SocketConfig socket;
   MqttConfig mqtt;
 
@@ -144,6 +186,14 @@ Config ParseConfig(const std::string& json_text,
 /// folder). Throws ConfigError (pointer "" when the file cannot be read or is
 /// not JSON).
 Config LoadConfigFile(const std::filesystem::path& path);
+
+/// The zones lookoutd runs: config.zones, or when empty one zone named
+/// "frame" covering the whole frame with the other defaults of ZoneConfig.
+std::vector<ZoneConfig> ZonesOrDefault(const Config& config);
+
+/// Topic levels under <prefix> that a zone may not be named: "result",
+/// "availability", "diagnostics".
+bool IsReservedZoneName(const std::string& name);
 
 /// The MQTT client id and topic prefix a camera named `camera` gets when
 /// /mqtt/client_id or /mqtt/topic_prefix is empty: "lookout-<camera>" and
