@@ -47,8 +47,7 @@ std::string Labels::operator[](size_t index) const {
   return index < labels_.size() ? labels_[index] : std::to_string(index);
 }
 
-std::vector<ClassScore> TopK(std::span<const uint8_t> output, const runtime::TensorDetails& details,
-                             const Labels& labels, int32_t k, double threshold) {
+std::vector<double> Dequantize(std::span<const uint8_t> output, const runtime::TensorDetails& details) {
   const size_t count = output.size() / std::max<size_t>(1, runtime::DataTypeSize(details.type));
   std::vector<double> scores(count);
   for (size_t i = 0; i < count; ++i) {
@@ -70,6 +69,11 @@ std::vector<ClassScore> TopK(std::span<const uint8_t> output, const runtime::Ten
         throw std::runtime_error("output type " + runtime::DataTypeName(details.type) + " is not a score vector");
     }
   }
+  return scores;
+}
+
+std::vector<ClassScore> TopK(std::span<const double> scores, const Labels& labels, int32_t k, double threshold) {
+  const size_t count = scores.size();
   std::vector<size_t> order(count);
   std::iota(order.begin(), order.end(), 0);
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(k, 0)), count);
@@ -82,6 +86,11 @@ std::vector<ClassScore> TopK(std::span<const uint8_t> output, const runtime::Ten
     top.push_back({static_cast<int32_t>(index), labels[index], scores[index]});
   }
   return top;
+}
+
+std::vector<ClassScore> TopK(std::span<const uint8_t> output, const runtime::TensorDetails& details,
+                             const Labels& labels, int32_t k, double threshold) {
+  return TopK(Dequantize(output, details), labels, k, threshold);
 }
 
 Classifier::Classifier(const ClassifierOptions& options) : options_(options) {
@@ -126,8 +135,8 @@ Classification Classifier::Finish(Classification result) {
   const auto status = interpreter_->Invoke();
   if (!status.ok()) throw std::runtime_error(status.message());
   result.inference_ms = MillisecondsSince(start);
-  result.top_k = TopK(interpreter_->output_data(0), interpreter_->output_details(0), labels_,
-                      options_.top_k, options_.score_threshold);
+  result.scores = Dequantize(interpreter_->output_data(0), interpreter_->output_details(0));
+  result.top_k = TopK(result.scores, labels_, options_.top_k, options_.score_threshold);
   return result;
 }
 

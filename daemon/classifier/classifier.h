@@ -44,9 +44,16 @@ class Labels {
   std::vector<std::string> labels_;
 };
 
-/// Top-k of a quantized (UINT8/INT8) or FLOAT32 output vector: scores are
-/// dequantized (scale × (q − zero_point)); ties go to the lower index;
-/// entries below `threshold` are left out.
+/// Every element of a quantized (UINT8/INT8) or FLOAT32 output vector as a
+/// score: scale × (q − zero_point), or the float itself. Throws
+/// std::runtime_error for other types.
+std::vector<double> Dequantize(std::span<const uint8_t> output, const runtime::TensorDetails& details);
+
+/// Top-k of dequantized scores: ties go to the lower index; entries below
+/// `threshold` are left out.
+std::vector<ClassScore> TopK(std::span<const double> scores, const Labels& labels, int32_t k, double threshold);
+
+/// TopK(Dequantize(output, details), ...).
 std::vector<ClassScore> TopK(std::span<const uint8_t> output, const runtime::TensorDetails& details,
                              const Labels& labels, int32_t k, double threshold);
 
@@ -62,6 +69,7 @@ struct ClassifierOptions {
 /// A classification and the time its stages took.
 struct Classification {
   std::vector<ClassScore> top_k;
+  std::vector<double> scores;  ///< Every class's dequantized score, by class index.
   double preprocess_ms = 0.0;
   double inference_ms = 0.0;
 };
@@ -81,6 +89,8 @@ class Classifier {
   /// Model name: the model file's stem.
   const std::string& model_name() const { return model_name_; }
   size_t arena_bytes() const { return interpreter_->arena_bytes(); }
+  /// The labels, fitted to the model's classes (empty without a label file).
+  const Labels& labels() const { return labels_; }
   /// The interpreter Classify() invokes (prepared), e.g. to inspect nodes.
   runtime::Interpreter& interpreter() { return *interpreter_; }
 
