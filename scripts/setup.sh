@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Lookout needs, from Debian 12 / 13 or
 # Raspberry Pi OS (bookworm / trixie) packages (scripts/lib/packages.sh):
-# the libraries' -dev packages, the build tools, Catch2 and mosquitto.
+# the libraries' -dev packages, the build tools, Catch2, mosquitto and openssl.
 # `--fuzz` adds clang and its sanitizer runtimes (scripts/fuzz.sh).
 # Idempotent: nothing is installed when everything is there.
 set -euo pipefail

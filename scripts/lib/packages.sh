@@ -20,5 +20,6 @@ LOOKOUT_LIB_DEV_PACKAGES=(
 # Programs the build runs.
 LOOKOUT_BUILD_TOOLS=(build-essential cmake pkg-config flatbuffers-compiler)
 
-# The test suite: Catch2 and a real MQTT broker and client.
-LOOKOUT_TEST_PACKAGES=(catch2 mosquitto mosquitto-clients)
+# The test suite: Catch2, a real MQTT broker and client, and openssl to make
+# the certificates of the MQTT-over-TLS tests.
+LOOKOUT_TEST_PACKAGES=(catch2 mosquitto mosquitto-clients openssl)

@@ -1,5 +1,6 @@
 // Test fixtures for the MQTT tests: a real mosquitto broker process on a free
-// 127.0.0.1 port, and a libmosquitto client that records what it receives.
+// 127.0.0.1 port (optionally a TLS listener: certificates from tls_certs.h),
+// and a libmosquitto client that records what it receives.
 #ifndef LOOKOUT_TESTS_SUPPORT_MOSQUITTO_BROKER_H_
 #define LOOKOUT_TESTS_SUPPORT_MOSQUITTO_BROKER_H_
 
@@ -50,6 +51,12 @@ struct BrokerOptions {
   std::string username;       ///< Non-empty: password_file with this user, no anonymous access.
   std::string password;
   bool persistence = false;   ///< Keep sessions and queued messages across Stop()/Start().
+  /// Non-empty tls_cert_file and tls_key_file: the listener speaks MQTT over
+  /// TLS only (e.g. TestPki's server.crt/server.key, valid for 127.0.0.1).
+  std::string tls_ca_file;    ///< The CA that client certificates must be signed by.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool require_client_certificate = false;  ///< TLS: refuse clients without a certificate from tls_ca_file.
 };
 
 /// A mosquitto process owned by the test. Start() waits (bounded) until it
@@ -62,6 +69,23 @@ class MosquittoBroker {
     const std::string dir = dir_.path().string();
     std::ofstream conf(dir + "/mosquitto.conf");
     conf << "listener " << port_ << " 127.0.0.1\n";
+    // The listener's own options follow its line.
+    if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+      if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+        throw std::runtime_error("BrokerOptions: TLS needs both tls_cert_file and tls_key_file");
+      }
+      if (!options.tls_ca_file.empty()) conf << "cafile " << options.tls_ca_file << "\n";
+      conf << "certfile " << options.tls_cert_file << "\nkeyfile " << options.tls_key_file
+           << "\n";
+      if (options.require_client_certificate) {
+        if (options.tls_ca_file.empty()) {
+          throw std::runtime_error("BrokerOptions: require_client_certificate needs tls_ca_file");
+        }
+        conf << "require_certificate true\n";
+      }
+    } else if (options.require_client_certificate || !options.tls_ca_file.empty()) {
+      throw std::runtime_error("BrokerOptions: TLS options without tls_cert_file/tls_key_file");
+    }
     // As root, mosquitto would switch to the "mosquitto" user, which cannot
     // read our temporary directory.
     if (const passwd* user = ::getpwuid(::geteuid()); user != nullptr) {
@@ -166,20 +190,55 @@ struct MqttTestClientOptions {
   bool clean_session = true;
   std::string username;        ///< Empty: anonymous.
   std::string password;
+  /// Non-empty: connect over TLS, trusting this CA; the broker's certificate
+  /// must also name the host connected to (127.0.0.1).
+  std::string tls_ca_file;
+  std::string tls_cert_file;   ///< With tls_key_file: present this client certificate.
+  std::string tls_key_file;
 };
+
+namespace internal {
+
+inline void InitMosquittoLib() {
+  static std::once_flag init;
+  std::call_once(init, [] { mosquitto_lib_init(); });
+}
+
+/// Gives a new client the credentials and TLS settings of `options`; throws
+/// if libmosquitto refuses them (e.g. an unreadable certificate file).
+inline void ApplyClientOptions(mosquitto* mosq, const MqttTestClientOptions& options) {
+  if (!options.username.empty()) {
+    mosquitto_username_pw_set(mosq, options.username.c_str(), options.password.c_str());
+  }
+  if (!options.tls_ca_file.empty()) {
+    const char* cert = options.tls_cert_file.empty() ? nullptr : options.tls_cert_file.c_str();
+    const char* key = options.tls_key_file.empty() ? nullptr : options.tls_key_file.c_str();
+    if (int rc = mosquitto_tls_set(mosq, options.tls_ca_file.c_str(), nullptr, cert, key, nullptr);
+        rc != MOSQ_ERR_SUCCESS) {
+      throw std::runtime_error(std::string("test client: mosquitto_tls_set: ") +
+                               mosquitto_strerror(rc));
+    }
+  } else if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    throw std::runtime_error("MqttTestClientOptions: a client certificate needs tls_ca_file");
+  }
+}
+
+}  // namespace internal
 
 /// A libmosquitto client for checking what the publisher sends. Runs
 /// libmosquitto's own thread (loop_start), which also reconnects.
 class MqttTestClient {
  public:
   explicit MqttTestClient(int port, MqttTestClientOptions options = {}) {
-    static std::once_flag init;
-    std::call_once(init, [] { mosquitto_lib_init(); });
+    internal::InitMosquittoLib();
     mosq_ = mosquitto_new(options.client_id.empty() ? nullptr : options.client_id.c_str(),
                           options.clean_session, this);
     if (mosq_ == nullptr) throw std::runtime_error("mosquitto_new failed");
-    if (!options.username.empty()) {
-      mosquitto_username_pw_set(mosq_, options.username.c_str(), options.password.c_str());
+    try {
+      internal::ApplyClientOptions(mosq_, options);
+    } catch (...) {
+      mosquitto_destroy(mosq_);
+      throw;
     }
     mosquitto_connect_callback_set(mosq_, [](mosquitto*, void* self, int rc) {
       auto* client = static_cast<MqttTestClient*>(self);
@@ -276,6 +335,48 @@ class MqttTestClient {
   int subacks_ = 0;
   std::vector<ReceivedMessage> messages_;
 };
+
+/// Connects once to 127.0.0.1:`port` with `options` (credentials, TLS) and
+/// waits (bounded) for the outcome: true if the broker accepted the
+/// connection (CONNACK success), false as soon as the TCP connection, the TLS
+/// handshake (either side's verification) or the MQTT CONNECT was refused.
+/// Quicker than MqttTestClient for checking that a connection is refused:
+/// no reconnecting until a deadline. Disconnects before returning.
+inline bool MqttConnectAccepted(int port, const MqttTestClientOptions& options = {},
+                                std::chrono::milliseconds timeout = kEventDeadline) {
+  internal::InitMosquittoLib();
+  struct Outcome {
+    bool decided = false;
+    bool accepted = false;
+  } outcome;
+  mosquitto* mosq = mosquitto_new(options.client_id.empty() ? nullptr : options.client_id.c_str(),
+                                  options.clean_session, &outcome);
+  if (mosq == nullptr) throw std::runtime_error("mosquitto_new failed");
+  try {
+    internal::ApplyClientOptions(mosq, options);
+  } catch (...) {
+    mosquitto_destroy(mosq);
+    throw;
+  }
+  mosquitto_connect_callback_set(mosq, [](mosquitto*, void* data, int rc) {
+    auto* o = static_cast<Outcome*>(data);
+    o->decided = true;
+    o->accepted = rc == 0;
+  });
+  mosquitto_disconnect_callback_set(mosq, [](mosquitto*, void* data, int) {
+    static_cast<Outcome*>(data)->decided = true;
+  });
+  // Everything runs on this thread (mosquitto_loop), so no locking.
+  if (mosquitto_connect(mosq, "127.0.0.1", port, 10) == MOSQ_ERR_SUCCESS) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!outcome.decided && std::chrono::steady_clock::now() < deadline) {
+      if (mosquitto_loop(mosq, 100, 1) != MOSQ_ERR_SUCCESS) outcome.decided = true;
+    }
+  }
+  if (outcome.accepted) mosquitto_disconnect(mosq);
+  mosquitto_destroy(mosq);
+  return outcome.accepted;
+}
 
 }  // namespace lookout::testing
 
