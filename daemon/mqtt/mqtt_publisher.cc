@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <utility>
 
@@ -39,9 +41,10 @@ std::string ErrorText(int rc) {
 }  // namespace
 
 MqttPublisher::MqttPublisher(boost::asio::io_context& /*io*/, const config::MqttConfig& config,
-                             DeviceInfo device)
+                             DeviceInfo device, std::vector<ZoneInfo> zones)
     : config_(config),
       device_(std::move(device)),
+      zones_(std::move(zones)),
       topics_(TopicsFor(config, device_.camera)),
       status_topic_(config.discovery.prefix + "/status") {
   if (const int rc = InitLibraryOnce(); rc != MOSQ_ERR_SUCCESS) {
@@ -64,6 +67,35 @@ MqttPublisher::MqttPublisher(boost::asio::io_context& /*io*/, const config::Mqtt
   mosquitto_publish_callback_set(mosq_, &MqttPublisher::OnPublish);
   mosquitto_message_callback_set(mosq_, &MqttPublisher::OnMessage);
   mosquitto_log_callback_set(mosq_, &MqttPublisher::OnLog);
+  if (config_.tls.enabled) SetUpTls();
+}
+
+void MqttPublisher::SetUpTls() {
+  const config::TlsConfig& tls = config_.tls;
+  auto c_str = [](const std::filesystem::path& path) { return path.empty() ? nullptr : path.c_str(); };
+  // libmosquitto only checks that the files open; name them, since it cannot.
+  for (const auto& [key, path] : {std::pair{"ca_file", tls.ca_file}, std::pair{"cert_file", tls.cert_file},
+                                  std::pair{"key_file", tls.key_file}}) {
+    if (path.empty()) continue;
+    if (FILE* f = std::fopen(path.c_str(), "rb"); f != nullptr) {
+      std::fclose(f);
+    } else {
+      throw std::runtime_error("mqtt: /mqtt/tls/" + std::string(key) + ": cannot read " + path.string() + ": " +
+                               std::strerror(errno));
+    }
+  }
+  // Without a CA file, the system's CA folder (Debian: /etc/ssl/certs).
+  const char* ca_path = tls.ca_file.empty() ? "/etc/ssl/certs" : nullptr;
+  int rc = mosquitto_tls_set(mosq_, c_str(tls.ca_file), ca_path, c_str(tls.cert_file), c_str(tls.key_file), nullptr);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    throw std::runtime_error("mqtt: TLS settings refused (/mqtt/tls): " + ErrorText(rc));
+  }
+  rc = mosquitto_tls_opts_set(mosq_, tls.verify ? 1 : 0, nullptr, nullptr);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(mosq_, !tls.verify);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    throw std::runtime_error("mqtt: TLS options refused (/mqtt/tls/verify): " + ErrorText(rc));
+  }
+  if (!tls.verify) spdlog::warn("mqtt: TLS without verifying the broker (/mqtt/tls/verify is false)");
 }
 
 MqttPublisher::~MqttPublisher() {
@@ -102,43 +134,68 @@ void MqttPublisher::Stop() {
   std::lock_guard lock(mutex_);
   connected_ = false;
   if (!queue_.empty()) {
-    spdlog::warn("mqtt: discarding {} unsent events at shutdown", queue_.size());
+    spdlog::warn("mqtt: discarding {} unsent messages at shutdown", queue_.size());
     dropped_ += queue_.size();
     queue_.clear();
   }
 }
 
 void MqttPublisher::PublishResult(std::string payload) {
+  Enqueue({topics_.result, std::move(payload), config_.retain}, false);
+}
+
+void MqttPublisher::Publish(std::string topic, std::string payload, bool retain) {
+  Enqueue({std::move(topic), std::move(payload), retain}, false);
+}
+
+void MqttPublisher::PublishState(std::string topic, std::string payload) {
+  Enqueue({std::move(topic), std::move(payload), true}, true);
+}
+
+void MqttPublisher::Enqueue(Message message, bool state) {
   std::lock_guard lock(mutex_);
+  if (state) states_[message.topic] = message.payload;
   if (stopped_) {
     ++dropped_;
     return;
   }
-  // Straight to libmosquitto only when nothing older is waiting, to keep order.
-  if (connected_ && !stopping_ && queue_.empty()) {
-    const int rc = mosquitto_publish(mosq_, nullptr, topics_.result.c_str(),
-                                     static_cast<int>(payload.size()), payload.data(),
-                                     config_.qos, config_.retain);
-    if (rc == MOSQ_ERR_SUCCESS) {
-      ++published_;
-      return;
-    }
-    if (rc != MOSQ_ERR_NO_CONN) {
-      ++dropped_;
-      spdlog::error("mqtt: cannot publish an event on {}: {}", topics_.result, ErrorText(rc));
-      return;
-    }
-    // The connection just went away; on_disconnect follows. Queue it.
+  // Straight to libmosquitto only once the queue has been flushed after the
+  // connect, and when nothing older waits: that keeps the order.
+  if (ready_ && !stopping_ && queue_.empty()) {
+    if (SendLocked(message)) return;
   }
+  if (!ready_ && config_.queue_limit == 0) {
+    // No queue: a state is still remembered and republished on reconnect.
+    ++dropped_;
+    if (++dropped_while_down_ == 1) spdlog::warn("mqtt: broker unreachable and queue_limit is 0: dropping messages");
+    return;
+  }
+  // While connected the queue only holds what the network thread has not
+  // flushed yet; the limit is for outages.
   const size_t limit = static_cast<size_t>(std::max(config_.queue_limit, 1));
-  while (queue_.size() >= limit) {
+  while (!ready_ && queue_.size() >= limit) {
     queue_.pop_front();
     ++dropped_;
     if (++dropped_while_down_ == 1) {
-      spdlog::warn("mqtt: broker unreachable and {} events queued; dropping the oldest", limit);
+      spdlog::warn("mqtt: broker unreachable and {} messages queued; dropping the oldest", limit);
     }
   }
-  queue_.push_back(std::move(payload));
+  queue_.push_back(std::move(message));
+}
+
+bool MqttPublisher::SendLocked(const Message& message) {
+  const int rc = mosquitto_publish(mosq_, nullptr, message.topic.c_str(), static_cast<int>(message.payload.size()),
+                                   message.payload.data(), config_.qos, message.retain);
+  if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && config_.qos > 0)) {
+    // With QoS 1/2 libmosquitto keeps the message until acknowledged, across
+    // a reconnect too (it resends it first): it is ours no longer.
+    ++published_;
+    return true;
+  }
+  if (rc == MOSQ_ERR_NO_CONN) return false;  // QoS 0: lost with the connection; queue it.
+  ++dropped_;
+  spdlog::error("mqtt: cannot publish on {}: {}", message.topic, ErrorText(rc));
+  return true;
 }
 
 MqttPublisher::Stats MqttPublisher::stats() const {
@@ -166,6 +223,7 @@ void MqttPublisher::Run() {
     // TCP connect; the CONNECT exchange completes inside mosquitto_loop().
     accepted_ = false;
     refusal_.clear();
+    tls_error_.clear();
     int rc = mosquitto_connect_async(mosq_, config_.host.c_str(), config_.port, keepalive);
     if (rc == MOSQ_ERR_SUCCESS) {
       rc = RunConnection();
@@ -177,6 +235,7 @@ void MqttPublisher::Run() {
     {
       std::lock_guard lock(mutex_);
       connected_ = false;
+      ready_ = false;
       if (!accepted_) ++failed_connects_;
       if (stopping_) break;
     }
@@ -184,12 +243,18 @@ void MqttPublisher::Run() {
       // One line per outage at warning level (error for a refusal such as bad
       // credentials); the retries that follow only at debug level.
       const bool refused = !refusal_.empty();
-      const auto level = failures++ > 0 ? spdlog::level::debug
-                         : refused      ? spdlog::level::err
-                                        : spdlog::level::warn;
+      const bool tls = rc == MOSQ_ERR_TLS || !tls_error_.empty();
+      const auto level = failures++ > 0        ? spdlog::level::debug
+                         : refused || tls      ? spdlog::level::err
+                                               : spdlog::level::warn;
+      std::string reason = refused ? refusal_ : ErrorText(rc);
+      if (tls) {
+        // OpenSSL's words, e.g. "certificate verify failed", and where to look.
+        reason = "TLS handshake failed: " + (tls_error_.empty() ? ErrorText(rc) : tls_error_) +
+                 " (the broker's certificate must chain to /mqtt/tls/ca_file and name the host)";
+      }
       spdlog::log(level, "mqtt: cannot connect to {}:{}: {} (attempt {}); retrying in {} s",
-                  config_.host, config_.port, refused ? refusal_ : ErrorText(rc), failures,
-                  delay);
+                  config_.host, config_.port, reason, failures, delay);
     } else {
       spdlog::info("mqtt: reconnecting to {}:{} in {} s", config_.host, config_.port, delay);
     }
@@ -198,6 +263,7 @@ void MqttPublisher::Run() {
   }
   std::lock_guard lock(mutex_);
   connected_ = false;
+  ready_ = false;
 }
 
 int MqttPublisher::RunConnection() {
@@ -208,7 +274,10 @@ int MqttPublisher::RunConnection() {
     const int rc = mosquitto_loop(mosq_, kLoopTimeoutMs, 1);
     if (rc != MOSQ_ERR_SUCCESS) return rc;
     std::lock_guard lock(mutex_);
-    if (!stopping_) continue;
+    if (!stopping_) {
+      if (connected_ && !ready_) FlushQueueLocked();
+      continue;
+    }
     if (!connected_) return MOSQ_ERR_SUCCESS;  // No session to close politely.
     const auto now = Clock::now();
     switch (goodbye) {
@@ -251,31 +320,34 @@ bool MqttPublisher::PublishLocked(const std::string& topic, const std::string& p
 }
 
 void MqttPublisher::PublishDiscoveryLocked() {
-  for (const DiscoveryMessage& message : DiscoveryMessages(config_, device_, topics_)) {
+  for (const DiscoveryMessage& message : DiscoveryMessages(config_, device_, topics_, zones_)) {
     PublishLocked(message.topic, message.payload.dump(), 1, true);
   }
   spdlog::debug("mqtt: published Home Assistant discovery under {}", config_.discovery.prefix);
 }
 
+void MqttPublisher::RepublishStatesLocked(const std::set<std::string>& skip) {
+  for (const auto& [topic, payload] : states_) {
+    if (skip.count(topic) == 0) PublishLocked(topic, payload, config_.qos, true);
+  }
+}
+
 void MqttPublisher::FlushQueueLocked() {
-  if (queue_.empty()) return;
-  spdlog::info("mqtt: sending {} queued events ({} dropped while disconnected)", queue_.size(),
-               dropped_while_down_);
+  std::set<std::string> sent;
+  if (!queue_.empty()) {
+    spdlog::info("mqtt: sending {} queued messages ({} dropped while disconnected)", queue_.size(),
+                 dropped_while_down_);
+  }
   while (!queue_.empty()) {
-    const std::string& payload = queue_.front();
-    const int rc = mosquitto_publish(mosq_, nullptr, topics_.result.c_str(),
-                                     static_cast<int>(payload.size()), payload.data(),
-                                     config_.qos, config_.retain);
-    if (rc == MOSQ_ERR_NO_CONN) return;  // Lost again; keep the rest for next time.
-    if (rc == MOSQ_ERR_SUCCESS) {
-      ++published_;
-    } else {
-      ++dropped_;
-      spdlog::error("mqtt: cannot publish an event on {}: {}", topics_.result, ErrorText(rc));
-    }
+    if (!SendLocked(queue_.front())) return;  // Lost again; keep the rest for next time.
+    sent.insert(queue_.front().topic);
     queue_.pop_front();
   }
   dropped_while_down_ = 0;
+  // States whose latest value was not in the queue (dropped, or the broker
+  // lost its retained messages).
+  RepublishStatesLocked(sent);
+  ready_ = true;
 }
 
 void MqttPublisher::HandleConnect(int rc) {
@@ -299,13 +371,16 @@ void MqttPublisher::HandleConnect(int rc) {
     }
     PublishDiscoveryLocked();
   }
-  FlushQueueLocked();
+  // The queue is flushed by RunConnection() once this loop iteration is
+  // over: libmosquitto resends the messages that were in flight when the
+  // connection broke right after this callback, and they are older.
 }
 
 void MqttPublisher::HandleDisconnect(int rc) {
   std::lock_guard lock(mutex_);
   const bool was_connected = connected_;
   connected_ = false;
+  ready_ = false;
   if (!was_connected) return;
   if (rc == 0) {
     spdlog::info("mqtt: disconnected from {}:{}", config_.host, config_.port);
@@ -340,11 +415,23 @@ void MqttPublisher::OnMessage(mosquitto*, void* self, const mosquitto_message* m
   if (payload != kOnline || message->retain) return;
   std::lock_guard lock(publisher->mutex_);
   if (!publisher->connected_ || publisher->stopping_) return;
-  spdlog::info("mqtt: Home Assistant is online; republishing discovery");
+  spdlog::info("mqtt: Home Assistant is online; republishing discovery and {} states",
+               publisher->states_.size());
   publisher->PublishDiscoveryLocked();
+  if (publisher->ready_) publisher->RepublishStatesLocked({});
 }
 
-void MqttPublisher::OnLog(mosquitto*, void*, int level, const char* text) {
+void MqttPublisher::OnLog(mosquitto*, void* self, int level, const char* text) {
+  // Network thread. libmosquitto reports OpenSSL's reason only here.
+  if ((level & MOSQ_LOG_ERR) && text != nullptr && std::strncmp(text, "OpenSSL Error", 13) == 0) {
+    auto* publisher = static_cast<MqttPublisher*>(self);
+    std::string error = text;
+    // "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed"
+    if (const size_t colon = error.rfind(':'); colon != std::string::npos && colon + 1 < error.size()) {
+      error = error.substr(colon + 1);
+    }
+    if (publisher->tls_error_.empty()) publisher->tls_error_ = error;
+  }
   if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
     spdlog::debug("libmosquitto: {}", text);
   } else {

@@ -1,11 +1,13 @@
 #include "mqtt/discovery.h"
 
+#include <map>
 #include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "support/catch_compat.h"
+#include "support/ha_discovery_schema.h"
 
 namespace lookout::daemon {
 namespace {
@@ -30,46 +32,108 @@ TEST_CASE("discovery: camera topics follow the prefix, or lookout/<camera> witho
   CHECK(topics.availability == "home/cams/porch/availability");
 }
 
-TEST_CASE("discovery: three sensors of one device, each with what Home Assistant requires", "[mqtt][discovery]") {
+TEST_CASE("discovery: per zone a sensor, a binary_sensor per group, an event and an image; "
+          "per camera diagnostics; all valid for Home Assistant", "[mqtt][discovery]") {
   config::MqttConfig config;
   config.qos = 0;
   config.discovery.prefix = "ha";
-  const DeviceInfo device{"front door", "mobilenet_v2_1.0_224_quant", "1.2.3"};
-  const CameraTopics topics{"cams/front/result", "cams/front/availability"};
-  const auto messages = DiscoveryMessages(config, device, topics);
+  const DeviceInfo device{"front door", "mobilenet_v2_1.0_224_quant", "1.2.3", "http://pi.local/"};
+  const CameraTopics topics = TopicsFor([] {
+    config::MqttConfig c;
+    c.topic_prefix = "cams/front";
+    return c;
+  }(), "front door");
+  const std::vector<ZoneInfo> zones = {{"sofa", {"cat", "dog"}}, {"drive-way", {}}};
+  const auto messages = DiscoveryMessages(config, device, topics, zones);
 
-  std::set<std::string> seen_topics, unique_ids;
+  std::map<std::string, json> by_topic;
+  std::set<std::string> unique_ids;
   for (const DiscoveryMessage& m : messages) {
-    INFO(m.topic);
-    seen_topics.insert(m.topic);
-    const json& p = m.payload;
-    unique_ids.insert(p.at("unique_id").get<std::string>());
-    // The MQTT sensor's required key, and what every Lookout entity carries.
-    CHECK(p.at("state_topic") == "cams/front/result");
-    CHECK(p.at("qos") == 0);
-    CHECK(p.at("availability_topic") == "cams/front/availability");
-    CHECK(p.at("payload_available") == "online");
-    CHECK(p.at("payload_not_available") == "offline");
-    CHECK(p.at("value_template").is_string());
-    CHECK(p.at("name").is_string());
-    const json& d = p.at("device");
+    INFO(m.topic << " " << m.payload.dump());
+    CHECK(lookout::testing::CheckDiscoveryConfig(m.topic, m.payload, "ha").empty());
+    for (const std::string& problem : lookout::testing::CheckDiscoveryConfig(m.topic, m.payload, "ha")) {
+      INFO(problem);
+    }
+    CHECK(unique_ids.insert(m.payload.at("unique_id").get<std::string>()).second);
+    CHECK(m.payload.at("availability_topic") == "cams/front/availability");
+    const json& d = m.payload.at("device");
     CHECK(d.at("identifiers") == json::array({"lookout_front_door"}));
     CHECK(d.at("name") == "Lookout front door");
     CHECK(d.at("model") == "mobilenet_v2_1.0_224_quant");
     CHECK(d.at("sw_version") == "1.2.3");
+    CHECK(d.at("configuration_url") == "http://pi.local/");
+    by_topic[m.topic] = m.payload;
   }
-  // <discovery prefix>/<component>/<node_id>/<object_id>/config, node_id sanitized.
-  CHECK(seen_topics == std::set<std::string>{"ha/sensor/lookout_front_door/top_label/config",
-                                             "ha/sensor/lookout_front_door/top_score/config",
-                                             "ha/sensor/lookout_front_door/inference_latency/config"});
-  CHECK(unique_ids == std::set<std::string>{"lookout_front_door_top_label", "lookout_front_door_top_score",
-                                            "lookout_front_door_inference_latency"});
-  REQUIRE(messages.size() == 3);
-  const json& latency = messages[2].payload;
-  CHECK(latency.at("unit_of_measurement") == "ms");
-  CHECK(latency.at("device_class") == "duration");
-  CHECK(latency.at("entity_category") == "diagnostic");
-  CHECK(messages[0].payload.at("json_attributes_topic") == "cams/front/result");
+  // Written out by hand: 2 zones x (sensor, event, image) + 2 groups + 4 diagnostics.
+  const std::set<std::string> expected = {
+      "ha/sensor/lookout_front_door/sofa_state/config",
+      "ha/binary_sensor/lookout_front_door/sofa_cat/config",
+      "ha/binary_sensor/lookout_front_door/sofa_dog/config",
+      "ha/event/lookout_front_door/sofa_changed/config",
+      "ha/image/lookout_front_door/sofa_snapshot/config",
+      "ha/sensor/lookout_front_door/drive-way_state/config",
+      "ha/event/lookout_front_door/drive-way_changed/config",
+      "ha/image/lookout_front_door/drive-way_snapshot/config",
+      "ha/sensor/lookout_front_door/fps/config",
+      "ha/sensor/lookout_front_door/inference_ms/config",
+      "ha/sensor/lookout_front_door/frames_dropped/config",
+      "ha/sensor/lookout_front_door/camera_state/config",
+  };
+  std::set<std::string> seen;
+  for (const auto& [topic, unused] : by_topic) seen.insert(topic);
+  CHECK(seen == expected);
+
+  const json& state = by_topic["ha/sensor/lookout_front_door/sofa_state/config"];
+  CHECK(state.at("state_topic") == "cams/front/sofa/state");
+  CHECK(state.at("json_attributes_topic") == "cams/front/sofa/attributes");
+  CHECK(state.at("unique_id") == "lookout_front_door_sofa_state");
+  CHECK(state.at("qos") == 0);
+  const json& cat = by_topic["ha/binary_sensor/lookout_front_door/sofa_cat/config"];
+  CHECK(cat.at("state_topic") == "cams/front/sofa/cat");
+  CHECK(cat.at("payload_on") == "ON");
+  CHECK(cat.at("payload_off") == "OFF");
+  const json& event = by_topic["ha/event/lookout_front_door/sofa_changed/config"];
+  CHECK(event.at("state_topic") == "cams/front/sofa/event");
+  CHECK(event.at("event_types") == json::array({"state_changed"}));
+  const json& image = by_topic["ha/image/lookout_front_door/sofa_snapshot/config"];
+  CHECK(image.at("image_topic") == "cams/front/sofa/snapshot");
+  CHECK(image.at("content_type") == "image/jpeg");
+  const json& fps = by_topic["ha/sensor/lookout_front_door/fps/config"];
+  CHECK(fps.at("state_topic") == "cams/front/diagnostics");
+  CHECK(fps.at("entity_category") == "diagnostic");
+  // A zone name with a space is a topic level as given, an id sanitized.
+  CHECK(by_topic["ha/sensor/lookout_front_door/drive-way_state/config"].at("state_topic") ==
+        "cams/front/drive-way/state");
+
+  // With results on MQTT, the top label and score sensors read them.
+  config.results = "on_change";
+  const auto with_results = DiscoveryMessages(config, device, topics, zones);
+  CHECK(with_results.size() == messages.size() + 2);
+  for (const DiscoveryMessage& m : with_results) {
+    CHECK(lookout::testing::CheckDiscoveryConfig(m.topic, m.payload, "ha").empty());
+  }
+}
+
+TEST_CASE("discovery: the schema check itself refuses what Home Assistant would", "[mqtt][discovery]") {
+  using lookout::testing::CheckDiscoveryConfig;
+  const json ok = {{"name", "x"}, {"unique_id", "u"}, {"state_topic", "a/b"}, {"availability_topic", "a/c"},
+                   {"device", {{"identifiers", {"d"}}}}};
+  CHECK(CheckDiscoveryConfig("ha/sensor/n/o/config", ok, "ha").empty());
+  json no_state = ok;
+  no_state.erase("state_topic");
+  CHECK(CheckDiscoveryConfig("ha/sensor/n/o/config", no_state, "ha") ==
+        std::vector<std::string>{"sensor requires state_topic"});
+  json wildcard = ok;
+  wildcard["state_topic"] = "a/#";
+  CHECK(CheckDiscoveryConfig("ha/sensor/n/o/config", wildcard, "ha") ==
+        std::vector<std::string>{"state_topic is not a topic one can publish to"});
+  CHECK(!CheckDiscoveryConfig("ha/sensor/n/o b/config", ok, "ha").empty());
+  CHECK(CheckDiscoveryConfig("ha/event/n/o/config", ok, "ha") ==
+        std::vector<std::string>{"event requires event_types"});
+  json typo = ok;
+  typo["state_topc"] = "a/b";
+  CHECK(CheckDiscoveryConfig("ha/sensor/n/o/config", typo, "ha") ==
+        std::vector<std::string>{"sensor does not document the key state_topc"});
 }
 
 }  // namespace
