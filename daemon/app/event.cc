@@ -25,14 +25,24 @@ constexpr int kLatencyDecimals = 3;  // 1 µs resolution for milliseconds.
 }  // namespace
 
 nlohmann::json EventToJson(const Event& event) {
-  nlohmann::json top_k = nlohmann::json::array();
-  for (const ClassScore& c : event.top_k) {
-    top_k.push_back({{"index", c.index},
-                     {"label", c.label},
-                     {"score", Rounded(c.score, kScoreDecimals)}});
+  auto ranking = [](const std::vector<ClassScore>& list) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const ClassScore& c : list) {
+      out.push_back({{"index", c.index}, {"label", c.label}, {"score", Rounded(c.score, kScoreDecimals)}});
+    }
+    return out;
+  };
+  nlohmann::json top_k = ranking(event.top_k);
+  nlohmann::json zones = nlohmann::json::array();
+  for (const ZoneResult& zone : event.zones) {
+    zones.push_back({{"zone", zone.name},
+                     {"candidate", zone.candidate},
+                     {"score", Rounded(zone.score, kScoreDecimals)},
+                     {"top_k", ranking(zone.top_k)}});
   }
-  return {
+  nlohmann::json json = {
       {"v", kEventSchemaVersion},
+      {"type", "result"},
       {"camera", event.camera},
       {"seq", event.seq},
       {"ts", FormatTimestamp(event.ts)},
@@ -43,6 +53,8 @@ nlohmann::json EventToJson(const Event& event) {
         {"preprocess", Rounded(event.preprocess_ms, kLatencyDecimals)},
         {"inference", Rounded(event.inference_ms, kLatencyDecimals)}}},
   };
+  if (!zones.empty()) json["zones"] = std::move(zones);
+  return json;
 }
 
 std::string FormatTimestamp(std::chrono::system_clock::time_point time) {

@@ -1,9 +1,14 @@
 // The result event, schema v1: the same JSON on the Unix socket and on MQTT.
 //
-//   {"v":1,"camera":"front","seq":1234,"ts":"2026-11-22T10:00:00.123Z",
+//   {"v":1,"type":"result","camera":"front","seq":1234,"ts":"2026-11-22T10:00:00.123Z",
 //    "model":"mobilenet_v2_1.0_224_quant",
 //    "top_k":[{"index":653,"label":"military uniform","score":0.832}],
-//    "latency_ms":{"capture_to_result":21.4,"preprocess":1.2,"inference":17.9}}
+//    "latency_ms":{"capture_to_result":21.4,"preprocess":1.2,"inference":17.9},
+//    "zones":[{"zone":"frame","candidate":"military uniform","score":0.832,"top_k":[...]}]}
+//
+// `top_k` is the first zone's (the whole frame without /zones); `zones` has
+// every zone's ranking and this frame's candidate state (before
+// confirmation); latencies add up over the zones.
 //
 // `score` is the dequantized output, scale × (q − zero_point). `index` is the
 // class identity (labels repeat in ImageNet's list); `label` is for people.
@@ -21,6 +26,14 @@
 
 namespace lookout::daemon {
 
+/// One zone's view of a frame.
+struct ZoneResult {
+  std::string name;
+  std::string candidate;  ///< This frame's candidate state (not confirmed).
+  double score = 0.0;     ///< The candidate's score.
+  std::vector<ClassScore> top_k;
+};
+
 /// One classified frame.
 struct Event {
   std::string camera;
@@ -28,6 +41,7 @@ struct Event {
   std::chrono::system_clock::time_point ts;        ///< Capture wall-clock time.
   std::string model;                               ///< Model name (file stem).
   std::vector<ClassScore> top_k;
+  std::vector<ZoneResult> zones;                   ///< Left out of the JSON when empty.
   double capture_to_result_ms = 0.0;
   double preprocess_ms = 0.0;
   double inference_ms = 0.0;

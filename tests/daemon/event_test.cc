@@ -27,14 +27,20 @@ TEST_CASE("EventToJson gives exactly the schema v1 keys and values", "[event]") 
   event.inference_ms = 17.9004;
 
   const json expected = json::parse(R"({
-    "v": 1, "camera": "front", "seq": 1234, "ts": "2023-11-14T22:13:20.123Z",
+    "v": 1, "type": "result", "camera": "front", "seq": 1234, "ts": "2023-11-14T22:13:20.123Z",
     "model": "mobilenet_v2_1.0_224_quant",
     "top_k": [{"index": 653, "label": "military uniform", "score": 0.832031},
               {"index": 7, "label": "cock", "score": 0.012346}],
     "latency_ms": {"capture_to_result": 21.4, "preprocess": 1.235, "inference": 17.9}
   })");
-  const json actual = EventToJson(event);
+  json actual = EventToJson(event);
   CHECK(actual == expected);
+
+  // With zones: each zone's candidate and ranking.
+  event.zones = {{"sofa", "cat", 0.7578125, {{281, "tabby", 0.5}}}};
+  actual = EventToJson(event);
+  CHECK(actual["zones"] == json::parse(R"([{"zone": "sofa", "candidate": "cat", "score": 0.757813,
+                                            "top_k": [{"index": 281, "label": "tabby", "score": 0.5}]}])"));
   CHECK(actual["seq"].is_number_unsigned());
   CHECK(actual["top_k"][0]["index"].is_number_integer());
 
