@@ -140,7 +140,8 @@ TEST_CASE("lookoutd labels photos on the socket and over MQTT, and stops cleanly
 
   json config = BaseConfig(dir.path(), "itest");
   config["mqtt"] = {{"enabled", true}, {"host", "127.0.0.1"}, {"port", broker.port()},
-                    {"topic_prefix", "lookout/itest"}, {"qos", 1}};
+                    {"topic_prefix", "lookout/itest"}, {"qos", 1}, {"results", "every_frame"},
+                    {"results_max_per_s", 0}};
   WriteConfig(dir.path() / "lookoutd.json", config);
   const fs::path socket_path = dir.path() / "lookoutd.sock";
   Process daemon({(BinaryDir() / "bin/lookoutd").string(), "--config", (dir.path() / "lookoutd.json").string()},
