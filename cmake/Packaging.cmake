@@ -5,7 +5,8 @@
 # the files only the package has: the default configuration as a conffile
 # (LOOKOUT_CONFIG_FILE), the copyright file and changelog.Debian.gz, and the
 # maintainer scripts of packaging/ (the lookout group, lookoutd.service
-# enabled and started where systemd runs).
+# enabled and started where systemd runs; the template lookoutd@.service is
+# shipped but never enabled or started: its instances are the user's).
 #
 # Dependencies come from dpkg-shlibdeps over the installed binaries (CPack's
 # CPACK_DEBIAN_PACKAGE_SHLIBDEPS), which needs the target release's dpkg

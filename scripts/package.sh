@@ -116,10 +116,18 @@ inner_install_check() {
   getent group lookout >/dev/null || die "no lookout group after install"
   [ -L /etc/systemd/system/multi-user.target.wants/lookoutd.service ] ||
     die "lookoutd.service was not enabled"
-  local exe
-  while IFS= read -r exe; do
-    [ -x "$exe" ] || die "lookoutd.service runs $exe, which is not installed"
-  done < <(sed -n 's/^ExecStart\(Pre\)\{0,1\}=\([^ ]*\).*/\2/p' /usr/lib/systemd/system/lookoutd.service)
+  # The template (one service per camera) is shipped, never enabled: its
+  # instances are the user's.
+  [ -f /usr/lib/systemd/system/lookoutd@.service ] || die "lookoutd@.service is not installed"
+  if compgen -G '/etc/systemd/system/*/lookoutd@*' >/dev/null; then
+    die "the package enabled lookoutd@.service: $(echo /etc/systemd/system/*/lookoutd@*)"
+  fi
+  local exe unit
+  for unit in lookoutd.service lookoutd@.service; do
+    while IFS= read -r exe; do
+      [ -x "$exe" ] || die "$unit runs $exe, which is not installed"
+    done < <(sed -n 's/^ExecStart\(Pre\)\{0,1\}=\([^ ]*\).*/\2/p' "/usr/lib/systemd/system/$unit")
+  done
 
   log "lookoutd --check-config /etc/lookout/lookoutd.json"
   local effective

@@ -3,6 +3,12 @@
 # prefix (cmake --install --component runtime-dev), then builds the program
 # in SOURCE_DIR against them twice, with CMake's find_package and with
 # pkg-config, and runs both builds on MODEL: they must print the same line.
+# Unless BUILD_DIR is the runtime alone (LOOKOUT_RUNTIME_ONLY), then stages
+# the whole install (DESTDIR, the configured prefix) and checks the systemd
+# units: lookoutd.service and the template lookoutd@.service side by side,
+# the template running the same lookoutd on CONFIG_DIR/%i.json (CONFIG_DIR:
+# the single unit's configuration file's folder) with its own runtime
+# directory, and otherwise the same service settings.
 # Usage: check_install.sh BUILD_DIR SOURCE_DIR MODEL CXX
 set -euo pipefail
 build_dir=$1 source_dir=$2 model=$3 cxx=$4
@@ -30,3 +36,49 @@ case "$with_cmake" in
   *) echo "unexpected output: $with_cmake" >&2; exit 1 ;;
 esac
 [ "$with_cmake" = "$with_pc" ] || { echo "the two builds disagree" >&2; exit 1; }
+
+case $(sed -n 's/^LOOKOUT_RUNTIME_ONLY:[A-Z]*=//p' "$build_dir/CMakeCache.txt" | tr '[:lower:]' '[:upper:]') in
+  ON | 1 | TRUE | YES | Y)
+    echo "units: none, the runtime alone is built"
+    exit 0
+    ;;
+esac
+DESTDIR="$work/stage" cmake --install "$build_dir" >/dev/null
+single=$(find "$work/stage" -name lookoutd.service)
+template=$(find "$work/stage" -name 'lookoutd@.service')
+if [ -z "$single" ] || [ -z "$template" ]; then
+  echo "lookoutd.service or lookoutd@.service not installed" >&2
+  exit 1
+fi
+[ "$(dirname "$single")" = "$(dirname "$template")" ] ||
+  { echo "the units are not side by side: $single $template" >&2; exit 1; }
+echo "units: ${single#"$work/stage"} ${template#"$work/stage"}"
+
+# The single unit's lookoutd and configuration (ExecStart=BIN --config FILE).
+read -r lookoutd _ config_file < <(sed -n 's/^ExecStart=//p' "$single")
+config_dir=$(dirname "$config_file")
+[ -x "$work/stage$lookoutd" ] || { echo "the units run $lookoutd, which is not installed" >&2; exit 1; }
+expect() {  # expect KEY VALUE: the template's one KEY= line is VALUE
+  local got
+  got=$(sed -n "s/^$1=//p" "$template")
+  [ "$got" = "$2" ] || { echo "lookoutd@.service: $1=$got, expected $1=$2" >&2; exit 1; }
+}
+expect ExecStartPre "$lookoutd --check-config $config_dir/%i.json"
+expect ExecStart "$lookoutd --config $config_dir/%i.json"
+expect RuntimeDirectory "lookout/%i"
+echo "template: ExecStart=$(sed -n 's/^ExecStart=//p' "$template")"
+
+# Everything else (type, watchdog, restart, user, hardening, install) alike.
+settings() { grep -v -e '^#' -e '^$' -e '^Description=' -e '^ExecStart' -e '^RuntimeDirectory=' "$1"; }
+diff <(settings "$single") <(settings "$template") >&2 ||
+  { echo "lookoutd.service and lookoutd@.service differ beyond instance settings" >&2; exit 1; }
+
+# systemd's own check, on copies running the staged lookoutd.
+if command -v systemd-analyze >/dev/null; then
+  mkdir "$work/units"
+  for unit in "$single" "$template"; do
+    sed "s|$lookoutd|$work/stage$lookoutd|" "$unit" >"$work/units/$(basename "$unit")"
+  done
+  systemd-analyze verify --man=no "$work/units/lookoutd.service" "$work/units/lookoutd@doorbell.service"
+  echo "systemd-analyze verify: lookoutd.service lookoutd@doorbell.service pass"
+fi
