@@ -5,6 +5,7 @@
 // from the photos' labels (tests/data/images/expected_top1.json, chosen by
 // a person) mapped through the shipped groups file, not from lookoutd.
 #include <algorithm>
+#include <cstdint>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -81,6 +82,27 @@ std::vector<std::string> Changes(const std::vector<lookout::testing::ReceivedMes
   return values;
 }
 
+// RFC 4648 base64, decoded here rather than with lookoutd's encoder.
+std::string Base64Decode(const std::string& text) {
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    const size_t v = kAlphabet.find(c);
+    REQUIRE(v != std::string::npos);
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out.push_back(static_cast<char>((bits >> count) & 0xFF));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("zones: real photos, two zones, confirmed states over MQTT through three broker restarts",
@@ -149,6 +171,7 @@ TEST_CASE("zones: real photos, two zones, confirmed states over MQTT through thr
   // Reads the socket's stream; restarts the broker after frames 8, 18 and 28.
   std::vector<uint64_t> socket_results;
   std::vector<json> socket_changes;
+  json state_reply, snapshot_reply;
   int restarts = 0;
   const std::vector<uint64_t> restart_after = {8, 18, 28};
   while (true) {
@@ -157,6 +180,12 @@ TEST_CASE("zones: real photos, two zones, confirmed states over MQTT through thr
     const json event = json::parse(*line);
     if (event.value("type", "") == "state") {
       socket_changes.push_back(event);
+      if (snapshot_reply.is_null() && event.at("zone") == "left" && event.at("state_changed") == true) {
+        // While lookoutd runs: every zone's state, and the left zone's JPEG.
+        Client query(socket_path);
+        state_reply = query.Request({{"cmd", "state"}});
+        snapshot_reply = query.Request({{"cmd", "snapshot"}, {"zone", "left"}});
+      }
       continue;
     }
     const uint64_t seq = event.at("seq");
@@ -169,6 +198,20 @@ TEST_CASE("zones: real photos, two zones, confirmed states over MQTT through thr
     }
   }
   CHECK(restarts == 3);
+  INFO("state: " << state_reply.dump());
+  REQUIRE(state_reply.at("ok") == true);
+  CHECK(state_reply.at("result").at("zones").at("left").at("state") == cat_group);
+  CHECK(state_reply.at("result").at("zones").contains("right"));
+  REQUIRE(snapshot_reply.at("ok") == true);
+  const json& snapshot = snapshot_reply.at("result");
+  CHECK(snapshot.at("content_type") == "image/jpeg");
+  CHECK(snapshot.at("state") == cat_group);
+  const std::string socket_jpeg = Base64Decode(snapshot.at("jpeg_base64").get<std::string>());
+  CHECK(socket_jpeg.size() == snapshot.at("bytes").get<size_t>());
+  const cv::Mat socket_image =
+      cv::imdecode(std::vector<uchar>(socket_jpeg.begin(), socket_jpeg.end()), cv::IMREAD_COLOR);
+  CHECK(socket_image.cols == 320);
+  CHECK(socket_image.rows == 160);
   CHECK(daemon.Wait(60s) == 0);
   REQUIRE_FALSE(socket_results.empty());
 
