@@ -29,7 +29,7 @@ sleep 0.5
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 frames_inferred() {
-  ./build/bin/lookout query --socket "$WORK/lookoutd.sock" stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames_inferred"])'
+  ./build/bin/lookout query --socket "$WORK/lookoutd.sock" stats | python3 -c 'import json,sys; j = json.load(sys.stdin); print(j.get("result", j)["frames_inferred"])'
 }
 
 run() {  # name, zones JSON, results mode

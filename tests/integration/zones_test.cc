@@ -305,4 +305,13 @@ TEST_CASE("zones: real photos, two zones, confirmed states over MQTT through thr
   INFO("result events: socket " << socket_results.size() << ", MQTT " << mqtt_results.size()
                                 << ", messages on the result topic " << subscriber.Messages("lookout/zt/result").size());
   CHECK(socket_results.back() == 39);
+  // The counts, for the record (Catch prints a WARN even when all passes).
+  WARN("frames processed (socket) " << socket_results.size() << "; MQTT result messages "
+       << subscriber.Messages("lookout/zt/result").size() << ", distinct " << mqtt_results.size()
+       << "; left/state messages " << subscriber.Messages("lookout/zt/left/state").size() << " (changes "
+       << Changes(subscriber.Messages("lookout/zt/left/state")).size() << "), right/state messages "
+       << subscriber.Messages("lookout/zt/right/state").size() << " (changes "
+       << Changes(subscriber.Messages("lookout/zt/right/state")).size() << "); left/event messages "
+       << subscriber.Messages("lookout/zt/left/event").size() << ", right/event "
+       << subscriber.Messages("lookout/zt/right/event").size() << "; broker restarts " << restarts);
 }
