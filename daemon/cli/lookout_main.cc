@@ -5,6 +5,7 @@
 //   inspect   a model's tensors, ops, nodes, MACs and backends
 //   export-c  a model as an aligned C array (.h/.cc) for firmware builds
 //   query     send one command to a running lookoutd over its Unix socket
+//             (snapshot --output FILE writes the zone's JPEG)
 #include <limits.h>
 #include <unistd.h>
 
@@ -24,6 +25,8 @@
 
 #include <CLI/CLI.hpp>
 #include <utility>  // Boost 1.74 Asio uses std::exchange without including it
+#include <boost/archive/iterators/binary_from_base64.hpp>
+#include <boost/archive/iterators/transform_width.hpp>
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
@@ -32,14 +35,32 @@
 namespace lookout::daemon {
 namespace {
 
-int RunQuery(const std::string& socket_path, const std::string& command, int count, double timeout_s) {
+// The bytes of RFC 4648 base64 text (padding ignored).
+std::string DecodeBase64(std::string text) {
+  using namespace boost::archive::iterators;
+  using Decoder = transform_width<binary_from_base64<std::string::const_iterator>, 8, 6>;
+  while (!text.empty() && text.back() == '=') text.pop_back();
+  std::string out(Decoder(text.cbegin()), Decoder(text.cend()));
+  out.resize(text.size() * 6 / 8);  // The last sextets' filler bits are no byte.
+  return out;
+}
+
+struct QueryOptions {
+  std::string zone;             // Sent as "zone" (state, snapshot).
+  std::string snapshot_output;  // snapshot: write the JPEG here.
+};
+
+int RunQuery(const std::string& socket_path, const std::string& command, int count, double timeout_s,
+             const QueryOptions& options) {
   namespace asio = boost::asio;
   asio::io_context io;
   asio::local::stream_protocol::socket socket(io);
   boost::system::error_code ec;
   socket.connect(asio::local::stream_protocol::endpoint(socket_path), ec);
   if (ec) throw std::runtime_error("cannot connect to " + socket_path + ": " + ec.message());
-  const std::string request = nlohmann::json{{"cmd", command}}.dump() + "\n";
+  nlohmann::json request_json = {{"cmd", command}};
+  if (!options.zone.empty()) request_json["zone"] = options.zone;
+  const std::string request = request_json.dump() + "\n";
   asio::write(socket, asio::buffer(request), ec);
   if (ec) throw std::runtime_error("cannot send to " + socket_path + ": " + ec.message());
   const bool streaming = command == "subscribe";
@@ -69,11 +90,29 @@ int RunQuery(const std::string& socket_path, const std::string& command, int cou
     std::istream stream(&buffer);
     std::string line;
     std::getline(stream, line);
-    std::cout << line << std::endl;
     if (lines == 0) {
       const auto reply = nlohmann::json::parse(line, nullptr, false);
       ok = reply.is_object() && reply.value("ok", false);
+      if (ok && !options.snapshot_output.empty()) {
+        // The JPEG goes to the file; the reply is printed without it.
+        const nlohmann::json& result = reply.at("result");
+        if (!result.is_object() || !result.contains("jpeg_base64")) {
+          std::cerr << "lookout: no snapshot yet\n";
+          return 1;
+        }
+        std::ofstream out(options.snapshot_output, std::ios::binary);
+        const std::string jpeg = DecodeBase64(result["jpeg_base64"].get<std::string>());
+        out.write(jpeg.data(), static_cast<std::streamsize>(jpeg.size()));
+        if (!out) throw std::runtime_error("cannot write " + options.snapshot_output);
+        nlohmann::json shown = reply;
+        shown["result"].erase("jpeg_base64");
+        shown["result"]["file"] = options.snapshot_output;
+        line = shown.dump();
+      }
+      std::cout << line << std::endl;
       if (!ok) break;
+    } else {
+      std::cout << line << std::endl;
     }
     ++lines;
   }
@@ -177,11 +216,15 @@ int main(int argc, char** argv) {
   int count = 0;
   double timeout_s = 0;
   auto* cmd_query = app.add_subcommand(
-      "query", "Send one command to lookoutd (latest, stats, health, version, subscribe) and print the reply;\n"
-               "subscribe prints every event as one JSON line");
+      "query", "Send one command to lookoutd (latest, state, snapshot, stats, health, version, subscribe) and\n"
+               "print the reply; subscribe prints every event as one JSON line");
+  QueryOptions query_options;
   cmd_query->add_option("--socket", socket_path, "lookoutd's Unix socket");
   cmd_query->add_option("--count", count, "subscribe: stop after this many events (0: until the daemon stops)");
   cmd_query->add_option("--timeout", timeout_s, "Give up after this many seconds (0: no limit)");
+  cmd_query->add_option("--zone", query_options.zone, "snapshot: the zone (default: the first)");
+  cmd_query->add_option("--output", query_options.snapshot_output,
+                        "snapshot: write the JPEG to this file (the printed reply leaves it out)");
   cmd_query->add_option("command", command, "Command")->required();
 
   CLI11_PARSE(app, argc, argv);
@@ -201,7 +244,7 @@ int main(int argc, char** argv) {
     }
     if (*cmd_inspect) return RunInspect(inspect_model, interpreter_options(inspect_backend, inspect_threads), inspect_json);
     if (*cmd_export) return RunExportC(export_model, export_name, export_dir);
-    if (*cmd_query) return RunQuery(socket_path, command, count, timeout_s);
+    if (*cmd_query) return RunQuery(socket_path, command, count, timeout_s, query_options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lookout: %s\n", e.what());
     return 1;

@@ -172,6 +172,8 @@ TEST_CASE("zones: real photos, two zones, confirmed states over MQTT through thr
   std::vector<uint64_t> socket_results;
   std::vector<json> socket_changes;
   json state_reply, snapshot_reply;
+  int cli_snapshot = -1;
+  std::string cli_snapshot_out;
   int restarts = 0;
   const std::vector<uint64_t> restart_after = {8, 18, 28};
   while (true) {
@@ -185,6 +187,12 @@ TEST_CASE("zones: real photos, two zones, confirmed states over MQTT through thr
         Client query(socket_path);
         state_reply = query.Request({{"cmd", "state"}});
         snapshot_reply = query.Request({{"cmd", "snapshot"}, {"zone", "left"}});
+        const auto result = lookout::testing::RunToEnd(
+            {(BinaryDir() / "bin/lookout").string(), "query", "--socket", socket_path.string(), "--zone",
+             "left", "--output", (dir.path() / "left.jpg").string(), "snapshot"},
+            dir.path(), 60s);
+        cli_snapshot = result.status;
+        cli_snapshot_out = result.out + result.err;
       }
       continue;
     }
@@ -212,6 +220,11 @@ TEST_CASE("zones: real photos, two zones, confirmed states over MQTT through thr
       cv::imdecode(std::vector<uchar>(socket_jpeg.begin(), socket_jpeg.end()), cv::IMREAD_COLOR);
   CHECK(socket_image.cols == 320);
   CHECK(socket_image.rows == 160);
+  // `lookout query --zone left --output F snapshot` writes the same JPEG.
+  INFO("lookout query: " << cli_snapshot_out);
+  CHECK(cli_snapshot == 0);
+  CHECK_THAT(cli_snapshot_out, lookout::testing::Contains("\"file\":"));
+  CHECK(ReadText(dir.path() / "left.jpg") == socket_jpeg);
   CHECK(daemon.Wait(60s) == 0);
   REQUIRE_FALSE(socket_results.empty());
 
