@@ -194,8 +194,8 @@ FieldTable BuildTable() {
           "Never printed: errors leave it out, `lookoutd --check-config` shows `\"***\"`.")
       .Optional<&MqttConfig::topic_prefix>("topic_prefix", Text{.topic = true},
           "Prefix of all topics; empty = `lookout/<camera name>`.")
-      .Optional<&MqttConfig::qos>("qos", Integer{.min = 0, .max = 2}, "QoS of result events.")
-      .Optional<&MqttConfig::retain>("retain", Boolean{}, "Retain result events.")
+      .Optional<&MqttConfig::qos>("qos", Integer{.min = 0, .max = 2}, "QoS of results, zone states, events and snapshots (availability and discovery: 1).")
+      .Optional<&MqttConfig::retain>("retain", Boolean{}, "Retain the per-frame result events (zone states are always retained).")
       .Optional<&MqttConfig::keepalive_s>("keepalive_s", Integer{.min = 5, .max = 3600},
           "Keepalive in seconds.")
       .Optional<&MqttConfig::reconnect_min_s>("reconnect_min_s", Integer{.min = 1},

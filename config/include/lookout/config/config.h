@@ -127,8 +127,8 @@ struct MqttConfig {
   std::string username;          ///< Empty: no authentication.
   std::string password;
   std::string topic_prefix;      ///< Empty: "lookout/<camera name>". No '+', '#', NUL or trailing '/'.
-  int32_t qos = 1;               ///< QoS of result events, 0..2.
-  bool retain = false;           ///< Retain result events.
+  int32_t qos = 1;               ///< QoS of results, states, events and snapshots, 0..2.
+  bool retain = false;           ///< Retain the per-frame result events.
   int32_t keepalive_s = 30;      ///< MQTT keepalive in seconds, 5..3600.
   int32_t reconnect_min_s = 1;   ///< First reconnect delay in seconds, >= 1.
   int32_t reconnect_max_s = 60;  ///< Cap of the doubling reconnect delay in seconds, >= reconnect_min_s.
