@@ -7,12 +7,15 @@
 # lookoutd's CPU time per processed frame (utime + stime from /proc over
 # the same window, divided by the frames inferred in it).
 # Runs: "every frame" (/mqtt/results every_frame without a cap: what lookoutd
-# published before zones), then 1 zone and 3 zones with the defaults.
-# Usage: scripts/bench_zones.sh [SECONDS]. Needs a build and mosquitto.
+# published before zones), then 1 zone and 3 zones with the defaults, the
+# three back to back REPEATS times (default 3); prints each run, then per
+# configuration the medians and their ratio to the "every frame" baseline.
+# Usage: [REPEATS=N] scripts/bench_zones.sh [SECONDS]. Needs a build and mosquitto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SECONDS_PER_RUN=${1:-60}
+REPEATS=${REPEATS:-3}
 WORK=$(mktemp -d /tmp/lookout-zones.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() {
@@ -61,18 +64,36 @@ JSON
   kill -TERM "$DAEMON"; wait "$DAEMON" || true; DAEMON=
   local messages
   messages=$(wc -l <"$WORK/messages.txt")
-  python3 - "$name" "$messages" "$SECONDS_PER_RUN" "$t0" "$t1" "$hz" "$f0" "$f1" <<'PY'
+  python3 - "$name" "$messages" "$SECONDS_PER_RUN" "$t0" "$t1" "$hz" "$f0" "$f1" <<'PY' | tee -a "$WORK/results.tsv"
 import sys
 name, messages, secs, t0, t1, hz, f0, f1 = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), *map(int, sys.argv[4:])
 frames = max(f1 - f0, 1)
-print(f"{name:<28} {messages * 60 / secs:8.1f} msgs/min  {frames / secs:5.2f} frames/s  "
-      f"{(t1 - t0) * 1000 / hz / frames:7.2f} ms CPU/frame")
+print(f"{name}\t{messages * 60 / secs:.1f}\t{frames / secs:.2f}\t{(t1 - t0) * 1000 / hz / frames:.2f}")
 PY
 }
 
-echo "static scene (cat_720p.jpg) at 10 frames/s, ${SECONDS_PER_RUN} s per run"
-run "every frame (no zones, before)" '[]' every_frame
-run "1 zone (defaults)" '[{"name": "sofa", "groups": ["cat", "dog"]}]' off
-run "3 zones (defaults)" '[{"name": "left", "region": [0, 0, 0.5, 1], "groups": ["cat"]},
-  {"name": "right", "region": [0.5, 0, 1, 1], "groups": ["cat"]},
-  {"name": "all", "groups": ["cat", "dog"]}]' off
+echo "static scene (cat_720p.jpg) at 10 frames/s, ${SECONDS_PER_RUN} s per run, ${REPEATS} repeats"
+echo "run: name, MQTT msgs/min, frames/s, ms CPU per processed frame"
+for _ in $(seq "$REPEATS"); do
+  run "every frame (before)" '[]' every_frame
+  run "1 zone" '[{"name": "sofa", "groups": ["cat", "dog"]}]' off
+  run "3 zones" '[{"name": "left", "region": [0, 0, 0.5, 1], "groups": ["cat"]},
+    {"name": "right", "region": [0.5, 0, 1, 1], "groups": ["cat"]},
+    {"name": "all", "groups": ["cat", "dog"]}]' off
+done
+python3 - "$WORK/results.tsv" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, msgs, fps, cpu = line.rstrip("\n").split("\t")
+    rows.setdefault(name, []).append((float(msgs), float(fps), float(cpu)))
+base = rows["every frame (before)"]
+base_msgs = statistics.median(r[0] for r in base)
+base_cpu = statistics.median(r[2] for r in base)
+print(f"{'median of ' + str(len(base)):<22} {'msgs/min':>9} {'ratio':>7} {'frames/s':>9} {'ms CPU/frame':>13} {'ratio':>6}")
+for name, runs in rows.items():
+    msgs = statistics.median(r[0] for r in runs)
+    fps = statistics.median(r[1] for r in runs)
+    cpu = statistics.median(r[2] for r in runs)
+    print(f"{name:<22} {msgs:9.1f} {msgs / base_msgs:7.4f} {fps:9.2f} {cpu:13.2f} {cpu / base_cpu:6.2f}")
+PY
