@@ -200,7 +200,7 @@ bool MqttPublisher::SendLocked(const Message& message) {
 
 MqttPublisher::Stats MqttPublisher::stats() const {
   std::lock_guard lock(mutex_);
-  return Stats{connected_, published_, queue_.size(), dropped_, reconnects_, failed_connects_};
+  return Stats{ready_, published_, queue_.size(), dropped_, reconnects_, failed_connects_};
 }
 
 bool MqttPublisher::SleepUnlessStopping(int seconds) {

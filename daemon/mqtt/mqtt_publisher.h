@@ -55,7 +55,8 @@ class MqttPublisher {
  public:
   /// Counters since construction.
   struct Stats {
-    bool connected = false;  ///< Connected and acknowledged by the broker (CONNACK).
+    bool connected = false;  ///< Connected, acknowledged by the broker (CONNACK), and what was queued
+                             ///< during the outage handed to libmosquitto.
     uint64_t published = 0;  ///< Messages handed to libmosquitto while connected (republished states not counted).
     uint64_t queued = 0;     ///< Messages waiting for a connection now.
     uint64_t dropped = 0;    ///< Messages discarded (queue overflow, no queue, rejected, after Stop).
