@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <boost/archive/iterators/base64_from_binary.hpp>
@@ -21,11 +22,15 @@ int64_t SteadyNowNs() {
 
 double Round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
-std::string Base64(const std::string& bytes) {
+// RFC 4648 base64. The input is padded with zero bytes to a multiple of 3
+// so the encoder never reads past its end; those bytes' characters become '='.
+std::string Base64(std::string bytes) {
   using namespace boost::archive::iterators;
   using Encoder = base64_from_binary<transform_width<std::string::const_iterator, 6, 8>>;
-  std::string out(Encoder(bytes.begin()), Encoder(bytes.end()));
-  out.append((3 - bytes.size() % 3) % 3, '=');
+  const size_t padding = (3 - bytes.size() % 3) % 3;
+  bytes.append(padding, '\0');
+  std::string out(Encoder(bytes.cbegin()), Encoder(bytes.cend()));
+  std::fill(out.end() - static_cast<std::ptrdiff_t>(padding), out.end(), '=');
   return out;
 }
 

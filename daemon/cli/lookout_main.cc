@@ -35,13 +35,18 @@
 namespace lookout::daemon {
 namespace {
 
-// The bytes of RFC 4648 base64 text (padding ignored).
+// The bytes of RFC 4648 base64 text (a multiple of 4 characters, '='
+// padded). The padding is decoded as 'A' (zero bits) and its bytes dropped
+// after: the decoder then never needs a character past the end.
 std::string DecodeBase64(std::string text) {
   using namespace boost::archive::iterators;
   using Decoder = transform_width<binary_from_base64<std::string::const_iterator>, 8, 6>;
-  while (!text.empty() && text.back() == '=') text.pop_back();
+  if (text.size() % 4 != 0) throw std::runtime_error("snapshot: base64 text of " + std::to_string(text.size()) + " characters");
+  size_t padding = 0;
+  while (padding < 2 && !text.empty() && text[text.size() - 1 - padding] == '=') ++padding;
+  std::replace(text.end() - static_cast<std::ptrdiff_t>(padding), text.end(), '=', 'A');
   std::string out(Decoder(text.cbegin()), Decoder(text.cend()));
-  out.resize(text.size() * 6 / 8);  // The last sextets' filler bits are no byte.
+  out.resize(out.size() - padding);
   return out;
 }
 
