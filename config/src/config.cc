@@ -231,6 +231,13 @@ std::vector<ZoneConfig> ZonesOrDefault(const Config& config) {
   return {frame};
 }
 
+bool IsValidName(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+  });
+}
+
 bool IsReservedZoneName(const std::string& name) {
   return name == "result" || name == "availability" || name == "diagnostics";
 }

@@ -77,13 +77,6 @@ int64_t ReadInteger(const Integer& rule, const json& value, const std::string& p
   return 0;  // not reached: fail() throws
 }
 
-bool IsValidName(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-  });
-}
-
 void CheckTopic(const std::string& pointer, const std::string& topic) {
   if (topic.find_first_of(std::string_view("+#\0", 3)) != std::string::npos) {
     throw ConfigError(pointer, "expected an MQTT topic without the wildcards '+' and '#' or "

@@ -7,17 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lookout/config/config.h"
+
 namespace lookout::daemon {
-namespace {
-
-bool IsValidName(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-  });
-}
-
-}  // namespace
 
 LabelGroups LabelGroups::Parse(const std::string& json_text, const Labels& labels,
                                const std::string& source) {
@@ -34,7 +26,7 @@ LabelGroups LabelGroups::Parse(const std::string& json_text, const Labels& label
   if (labels.size() == 0) fail("a label file is needed to resolve groups");
   LabelGroups result;
   for (const auto& [name, members] : document.items()) {
-    if (!IsValidName(name)) fail("group name \"" + name + "\" is not [A-Za-z0-9_-]+");
+    if (!config::IsValidName(name)) fail("group name \"" + name + "\" is not [A-Za-z0-9_-]+");
     if (!members.is_array() || members.empty()) {
       fail("group \"" + name + "\": expected a non-empty array of labels");
     }

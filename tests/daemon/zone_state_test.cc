@@ -30,6 +30,12 @@ Labels FiveLabels() {
   return labels;
 }
 
+// cat = tabby + tiger cat (classes 0, 1), dog = beagle + pug (2, 3).
+std::vector<LabelGroup> CatAndDog() {
+  return LabelGroups::Parse(R"({"cat": ["tabby", "tiger cat"], "dog": ["beagle", "pug"]})", FiveLabels(), "g")
+      .groups();
+}
+
 TEST_CASE("confirmer: a value is adopted on the confirm-th agreeing frame, flicker is ignored", "[zones]") {
   Confirmer c(3, Clock::duration::zero());
   const Clock::time_point t0{};
@@ -92,12 +98,9 @@ TEST_CASE("label groups: labels resolve to every class with that text; errors na
 }
 
 TEST_CASE("candidate: the best group reaching the threshold, scored as the sum of its classes", "[zones]") {
-  const Labels labels = FiveLabels();
-  const LabelGroups groups =
-      LabelGroups::Parse(R"({"cat": ["tabby", "tiger cat"], "dog": ["beagle", "pug"]})", labels, "g");
   ZoneSpec spec;
   spec.name = "sofa";
-  spec.groups = groups.groups();
+  spec.groups = CatAndDog();
   spec.threshold = 0.5;
   // cat = 0.25 + 0.25 = 0.5 (reaches 0.5), dog = 0.375 + 0.0625 = 0.4375.
   std::vector<double> scores = {0.25, 0.25, 0.375, 0.0625, 0.0625};
@@ -123,12 +126,9 @@ TEST_CASE("candidate: without groups, the top label when it reaches the threshol
 }
 
 TEST_CASE("zone tracker: state and each group confirmed on their own", "[zones]") {
-  const Labels labels = FiveLabels();
-  const LabelGroups groups =
-      LabelGroups::Parse(R"({"cat": ["tabby", "tiger cat"], "dog": ["beagle", "pug"]})", labels, "g");
   ZoneSpec spec;
   spec.name = "sofa";
-  spec.groups = groups.groups();
+  spec.groups = CatAndDog();
   spec.threshold = 0.4;
   spec.confirm_frames = 2;
   ZoneTracker tracker(spec);

@@ -191,6 +191,10 @@ Config LoadConfigFile(const std::filesystem::path& path);
 /// "frame" covering the whole frame with the other defaults of ZoneConfig.
 std::vector<ZoneConfig> ZonesOrDefault(const Config& config);
 
+/// True for a name of the configuration (camera, zone, group): [A-Za-z0-9_-]+.
+/// Such names are MQTT topic levels and Home Assistant ids as they are.
+bool IsValidName(const std::string& name);
+
 /// Topic levels under <prefix> that a zone may not be named: "result",
 /// "availability", "diagnostics".
 bool IsReservedZoneName(const std::string& name);
