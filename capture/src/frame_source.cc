@@ -8,6 +8,16 @@
 
 namespace lookout::capture {
 
+const char* SourceEventKindName(SourceEvent::Kind kind) {
+  switch (kind) {
+    case SourceEvent::Kind::kBadFrame: return "bad_frame";
+    case SourceEvent::Kind::kError: return "error";
+    case SourceEvent::Kind::kReconnecting: return "reconnecting";
+    case SourceEvent::Kind::kRecovered: return "recovered";
+  }
+  return "unknown";
+}
+
 bool HaveLibcamera() {
 #ifdef LOOKOUT_HAVE_LIBCAMERA
   return true;

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
+#include "lookout/capture/image_file.h"
 #include "sources.h"
 #include "threaded_source.h"
 
@@ -68,7 +68,8 @@ class ImageFolderSource final : public ThreadedSource {
       : ThreadedSource(options.clock),
         folder_(options.device),
         fps_(options.fps > 0.0 ? options.fps : 1.0),
-        loop_(options.loop) {}
+        loop_(options.loop),
+        max_pixels_(options.max_frame_pixels) {}
   ~ImageFolderSource() override { Stop(); }
 
   std::string Describe() const override {
@@ -93,7 +94,7 @@ class ImageFolderSource final : public ThreadedSource {
           "no image files (jpg, jpeg, png, bmp, webp, tif, tiff) in " + folder_.string());
     }
     files_ = std::move(files);
-    undecodable_.assign(files_.size(), false);
+    skipped_.assign(files_.size(), false);
   }
 
   void Run() override {
@@ -105,11 +106,15 @@ class ImageFolderSource final : public ThreadedSource {
       uint64_t delivered_in_pass = 0;
       for (size_t i = 0; i < files_.size(); ++i) {
         if (stopping()) return;
-        if (undecodable_[i]) continue;
-        cv::Mat image = Decode(files_[i]);
+        if (skipped_[i]) continue;
+        std::string why;
+        cv::Mat image = ReadImageFile(files_[i], max_pixels_, &why);
         if (image.empty()) {
-          // Warn once per file, not on every pass of a loop.
-          undecodable_[i] = true;
+          // Once per file, not on every pass of a loop.
+          skipped_[i] = true;
+          const std::string message = "images: skipping " + files_[i].string() + ": " + why;
+          spdlog::warn("{}", message);
+          Report(SourceEvent::Kind::kBadFrame, message);
           continue;
         }
         if (!WaitUntil(deadline)) return;
@@ -123,7 +128,8 @@ class ImageFolderSource final : public ThreadedSource {
       }
       if (delivered_in_pass == 0) {
         End("none of the " + std::to_string(files_.size()) + " image files in " +
-            folder_.string() + " could be decoded");
+            folder_.string() + " could be decoded" +
+            (max_pixels_ > 0 ? " within max_frame_pixels " + std::to_string(max_pixels_) : ""));
         return;
       }
     } while (loop_);
@@ -131,26 +137,12 @@ class ImageFolderSource final : public ThreadedSource {
   }
 
  private:
-  static cv::Mat Decode(const fs::path& path) {
-    cv::Mat image;
-    try {
-      image = cv::imread(path.string(), cv::IMREAD_COLOR);
-    } catch (const cv::Exception& e) {
-      spdlog::warn("images: cannot decode {}: {}", path.string(), e.what());
-      return {};
-    }
-    if (image.empty()) {
-      spdlog::warn("images: cannot decode {}, skipping it", path.string());
-      return {};
-    }
-    return ToOwnedBgr(std::move(image));
-  }
-
   const fs::path folder_;
   const double fps_;
   const bool loop_;
-  std::vector<fs::path> files_;     // Set by Open(), read by the capture thread.
-  std::vector<bool> undecodable_;  // Capture thread only (after Open()).
+  const uint64_t max_pixels_;
+  std::vector<fs::path> files_;  // Set by Open(), read by the capture thread.
+  std::vector<bool> skipped_;    // Capture thread only (after Open()).
 };
 
 }  // namespace

@@ -32,9 +32,11 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <libcamera/libcamera.h>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include "sources.h"
@@ -155,6 +157,7 @@ struct Run {
   bool camera_active = false;
   bool stop_requested = false;
   bool restart_needed = false;
+  bool recovering = false;  // Restarted: the next frame gets a kRecovered first.
   bool ended = false;
   int in_callback = 0;
   uint64_t next_sequence = 0;
@@ -190,6 +193,7 @@ class LibcameraSource final : public FrameSource {
     Teardown();
     on_frame_ = std::move(on_frame);
     on_end_ = std::move(on_end);
+    on_event_ = event_callback();
     last_cpu_.reset();
     run_ = std::make_shared<Run>();
     if (options_.fps > 0.0) {
@@ -292,6 +296,13 @@ class LibcameraSource final : public FrameSource {
     }
     main_ = InfoOf(config_->at(0));
     frames_ = InfoOf(config_->at(config_->size() - 1));
+    // Every frame of the run has this size: refuse now rather than drop them all.
+    const cv::Size frame_size(static_cast<int>(frames_.size.width),
+                              static_cast<int>(frames_.size.height));
+    if (ExceedsPixels(frame_size, options_.max_frame_pixels)) {
+      throw std::runtime_error("libcamera: frames of " + frames_.text + ": " +
+                               PixelLimitText(frame_size, options_.max_frame_pixels));
+    }
   }
 
   // A validated configuration of a main stream (`main_size`; null: the
@@ -492,7 +503,6 @@ class LibcameraSource final : public FrameSource {
       // cancels a request without stopping), and the restart must stop it
       // before starting it again.
       if (run_->camera_active && !run_->stop_requested && !run_->restart_needed) {
-        spdlog::warn("{}: capture request cancelled; restarting the camera", Describe());
         run_->restart_needed = true;
         run_->wake.notify_all();
       }
@@ -502,22 +512,33 @@ class LibcameraSource final : public FrameSource {
     if (!frame) return;
     frame->capture_cpu = cpu_used;
     bool deliver = false;
+    bool recovered = false;
     {
       std::lock_guard lock(run_->mutex);
       if (!run_->stop_requested && on_frame_) {
         frame->sequence = run_->next_sequence++;
         ++run_->in_callback;
         deliver = true;
+        recovered = std::exchange(run_->recovering, false);
       }
     }
     if (!deliver) return;  // Releasing `frame` gives the request back.
-    tls_in_callback = true;
-    try {
-      on_frame_(std::move(frame));
-    } catch (const std::exception& e) {
-      spdlog::error("{}: frame callback threw: {}", Describe(), e.what());
+    if (recovered) {
+      spdlog::info("{}: frames again", Describe());
+      Report(SourceEvent::Kind::kRecovered, "libcamera:" + camera_->id() + ": frames again");
     }
-    tls_in_callback = false;
+    {
+      std::lock_guard callbacks(callback_mutex_);
+      tls_in_callback = true;
+      try {
+        on_frame_(std::move(frame));
+      } catch (const std::exception& e) {
+        spdlog::error("{}: frame callback threw: {}", Describe(), e.what());
+      } catch (...) {
+        spdlog::error("{}: frame callback threw a non-standard exception", Describe());
+      }
+      tls_in_callback = false;
+    }
     {
       std::lock_guard lock(run_->mutex);
       --run_->in_callback;
@@ -597,7 +618,16 @@ class LibcameraSource final : public FrameSource {
           if (++restarts > kMaxRestarts) {
             error = "camera keeps failing (" + std::to_string(kMaxRestarts) + " restarts)";
           } else {
+            const std::string message = fmt::format(
+                "libcamera:{}: capture requests cancelled; restarting the camera in {:.1f} s "
+                "(restart {} of {})",
+                camera_->id(), std::chrono::duration<double>(delay).count(), restarts,
+                kMaxRestarts);
+            spdlog::warn("{}", message);
+            Report(SourceEvent::Kind::kReconnecting, message,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(delay));
             lock.lock();
+            run_->recovering = true;
             if (run_->wake.wait_for(lock, delay, [this] { return run_->stop_requested; })) return;
             lock.unlock();
             delay *= 2;
@@ -612,9 +642,18 @@ class LibcameraSource final : public FrameSource {
           if (run_->stop_requested || run_->ended) return;
           run_->ended = true;
           lock.unlock();
-          tls_in_callback = true;
-          if (on_end_) on_end_("libcamera: " + error);
-          tls_in_callback = false;
+          if (on_end_) {
+            std::lock_guard callbacks(callback_mutex_);
+            tls_in_callback = true;
+            try {
+              on_end_("libcamera: " + error);
+            } catch (const std::exception& e) {
+              spdlog::error("{}: end callback threw: {}", Describe(), e.what());
+            } catch (...) {
+              spdlog::error("{}: end callback threw a non-standard exception", Describe());
+            }
+            tls_in_callback = false;
+          }
           return;
         }
         lock.lock();
@@ -630,6 +669,35 @@ class LibcameraSource final : public FrameSource {
         run_->wake.wait(lock);
       }
     }
+  }
+
+  // Hands an event to the event callback on the calling thread (libcamera's
+  // or the supervisor), unless stopping; never beside another callback.
+  void Report(SourceEvent::Kind kind, std::string message,
+              std::chrono::milliseconds retry_in = std::chrono::milliseconds(0)) {
+    {
+      std::lock_guard lock(run_->mutex);
+      if (run_->stop_requested || !on_event_) return;
+      ++run_->in_callback;
+    }
+    const SourceEvent event{kind, std::move(message), retry_in};
+    {
+      std::lock_guard callbacks(callback_mutex_);
+      tls_in_callback = true;
+      try {
+        on_event_(event);
+      } catch (const std::exception& e) {
+        spdlog::error("{}: event callback threw: {}", Describe(), e.what());
+      } catch (...) {
+        spdlog::error("{}: event callback threw a non-standard exception", Describe());
+      }
+      tls_in_callback = false;
+    }
+    {
+      std::lock_guard lock(run_->mutex);
+      --run_->in_callback;
+    }
+    run_->wake.notify_all();
   }
 
   // Undoes Open() in reverse; safe on a partly opened or closed source.
@@ -670,6 +738,10 @@ class LibcameraSource final : public FrameSource {
   const SourceOptions options_;
   FrameCallback on_frame_;
   EndCallback on_end_;
+  EventCallback on_event_;
+  // Held while any callback runs: frames come on libcamera's thread, events
+  // and the end also on the supervisor's, and callbacks run one at a time.
+  std::mutex callback_mutex_;
   std::unique_ptr<lc::CameraManager> manager_;
   std::shared_ptr<lc::Camera> camera_;
   std::unique_ptr<lc::CameraConfiguration> config_;

@@ -69,8 +69,10 @@ void ThreadedSource::Start(FrameCallback on_frame, EndCallback on_end) {
   }
   ended_ = false;
   next_sequence_ = 0;
+  troubled_ = false;
   on_frame_ = std::move(on_frame);
   on_end_ = std::move(on_end);
+  on_event_ = event_callback();
   Open();
   thread_ = std::thread(&ThreadedSource::ThreadMain, this);
 }
@@ -110,6 +112,11 @@ bool ThreadedSource::WaitFor(std::chrono::steady_clock::duration duration) {
 
 void ThreadedSource::Deliver(cv::Mat image, std::string origin) {
   if (stopping()) return;
+  if (troubled_) {
+    troubled_ = false;
+    spdlog::info("{}: frames again", Describe());
+    Report(SourceEvent::Kind::kRecovered, Describe() + ": frames again");
+  }
   auto frame = std::make_shared<Frame>();
   frame->image = std::move(image);
   frame->sequence = next_sequence_++;
@@ -126,6 +133,25 @@ void ThreadedSource::Deliver(cv::Mat image, std::string origin) {
     spdlog::error("{}: frame callback threw: {}", Describe(), e.what());
   } catch (...) {
     spdlog::error("{}: frame callback threw a non-standard exception", Describe());
+  }
+}
+
+void ThreadedSource::Report(SourceEvent::Kind kind, std::string message,
+                            std::chrono::milliseconds retry_in) {
+  if (kind == SourceEvent::Kind::kError || kind == SourceEvent::Kind::kReconnecting) {
+    troubled_ = true;
+  }
+  if (stopping() || !on_event_) return;
+  SourceEvent event;
+  event.kind = kind;
+  event.message = std::move(message);
+  event.retry_in = retry_in;
+  try {
+    on_event_(event);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: event callback threw: {}", Describe(), e.what());
+  } catch (...) {
+    spdlog::error("{}: event callback threw a non-standard exception", Describe());
   }
 }
 
@@ -160,6 +186,17 @@ std::chrono::nanoseconds ThreadCpuTime() {
   timespec now{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
   return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+}
+
+bool ExceedsPixels(cv::Size size, uint64_t max_pixels) {
+  return max_pixels > 0 &&
+         static_cast<uint64_t>(size.width) * static_cast<uint64_t>(size.height) > max_pixels;
+}
+
+std::string PixelLimitText(cv::Size size, uint64_t max_pixels) {
+  return std::to_string(size.width) + "x" + std::to_string(size.height) + " = " +
+         std::to_string(static_cast<uint64_t>(size.width) * static_cast<uint64_t>(size.height)) +
+         " pixels exceeds max_frame_pixels " + std::to_string(max_pixels);
 }
 
 std::string RedactUrl(const std::string& url) {

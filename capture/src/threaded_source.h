@@ -21,8 +21,9 @@ class ThreadedSource : public FrameSource {
   explicit ThreadedSource(std::shared_ptr<SourceClock> clock);
 
   /// Calls Open() on the caller's thread (its exceptions propagate), then
-  /// runs Run() on a new thread. A finished or stopped previous run is
-  /// joined and closed first; a live one makes it throw std::logic_error.
+  /// runs Run() on a new thread; takes a copy of the event callback. A
+  /// finished or stopped previous run is joined and closed first; a live one
+  /// makes it throw std::logic_error.
   void Start(FrameCallback on_frame, EndCallback on_end) final;
   void Stop() final;
 
@@ -49,8 +50,12 @@ class ThreadedSource : public FrameSource {
   /// Sleeps for `duration` from Now(); false (early) when Stop() is requested.
   bool WaitFor(std::chrono::steady_clock::duration duration);
   /// Wraps `image` (owned, CV_8UC3) in a Frame stamped now and hands it to
-  /// the frame callback, unless stopping.
+  /// the frame callback, unless stopping. The first frame after a kError or
+  /// kReconnecting is preceded by kRecovered.
   void Deliver(cv::Mat image, std::string origin);
+  /// Hands an event to the event callback, unless stopping. Does not log.
+  void Report(SourceEvent::Kind kind, std::string message,
+              std::chrono::milliseconds retry_in = std::chrono::milliseconds(0));
   /// Reports the end of the run to the end callback (once), unless stopping.
   void End(const std::string& reason);
   /// Frames delivered so far in this run.
@@ -63,12 +68,14 @@ class ThreadedSource : public FrameSource {
   const std::shared_ptr<SourceClock> clock_;
   FrameCallback on_frame_;
   EndCallback on_end_;
+  EventCallback on_event_;
   std::thread thread_;
   // Stop() requests a stop on it; replaced by Start() (no capture thread then).
   std::stop_source stop_;
   mutable std::mutex mutex_;
   bool finished_ = false;        // Guarded by mutex_: Run() has returned.
   bool ended_ = false;           // Capture thread only.
+  bool troubled_ = false;        // Capture thread only: kError/kReconnecting since the last frame.
   uint64_t next_sequence_ = 0;   // Capture thread only.
   std::chrono::nanoseconds last_cpu_{0};  // Capture thread only: ThreadCpuTime() at the last frame.
 };
@@ -80,6 +87,11 @@ std::chrono::nanoseconds ThreadCpuTime();
 /// converted, anything already CV_8UC3 that owns its data passes through.
 /// Returns an empty Mat for depths other than 8 bits.
 cv::Mat ToOwnedBgr(cv::Mat image);
+
+/// True when `size` has more pixels than `max_pixels` (0: no limit).
+bool ExceedsPixels(cv::Size size, uint64_t max_pixels);
+/// "WxH = N pixels exceeds max_frame_pixels M", for messages.
+std::string PixelLimitText(cv::Size size, uint64_t max_pixels);
 
 /// `url` with any password replaced by "***" (for logs and Describe()).
 std::string RedactUrl(const std::string& url);

@@ -4,17 +4,12 @@
 // for, not how long anything took.
 #include "support/catch_compat.h"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <stdexcept>
-#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -22,6 +17,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "capture/source_testing.h"
 #include "lookout/capture/frame_source.h"
 #include "support/temp_dir.h"
 #include "support/test_support.h"
@@ -37,138 +33,21 @@ using lookout::capture::FrameSource;
 using lookout::capture::SourceClock;
 using lookout::capture::SourceOptions;
 using lookout::capture::SourceType;
+using lookout::testing::Collector;
 using lookout::testing::Contains;
 using lookout::testing::kEventDeadline;
 using lookout::testing::RequireReturns;
+using lookout::testing::Images;
 using lookout::testing::TempDir;
+using lookout::testing::TestClock;
+using lookout::testing::Video;
 using lookout::testing::WaitUntil;
+using lookout::testing::WriteRandomBytes;
+using lookout::testing::WriteVideo;
 using Duration = SourceClock::TimePoint::duration;
-
-// A SourceClock for checking the waits a source asks for, on a time line
-// that starts at 0 when the clock is made.
-//   kStill: time moves only when the test says (AdvanceTo), so a waiting
-//           source stays put until the test lets it go, or until Stop().
-//   kJumps: time jumps to each deadline a source waits for: pacing takes no
-//           real time.
-//   kReal:  the real clock (SteadySourceClock()), watched.
-class TestClock final : public SourceClock {
- public:
-  enum Mode { kStill, kJumps, kReal };
-  struct Wait {
-    Duration at;     // Now() when the wait began.
-    Duration until;  // Its deadline.
-    Duration length() const { return until - at; }
-  };
-
-  explicit TestClock(Mode mode)
-      : mode_(mode), origin_(mode == kReal ? real_->Now() : TimePoint{}) {}
-
-  TimePoint Now() override {
-    if (mode_ == kReal) return real_->Now();
-    std::lock_guard lock(mutex_);
-    return origin_ + now_;
-  }
-
-  bool SleepUntil(TimePoint deadline, std::stop_token stop) override {
-    const Duration until = deadline - origin_;
-    std::unique_lock lock(mutex_);
-    waits_.push_back({mode_ == kReal ? real_->Now() - origin_ : now_, until});
-    if (mode_ == kJumps) now_ = std::max(now_, until);
-    changed_.notify_all();
-    if (mode_ == kReal) {
-      lock.unlock();
-      return real_->SleepUntil(deadline, stop);
-    }
-    changed_.wait(lock, stop, [&] { return now_ >= until; });
-    return !stop.stop_requested();
-  }
-
-  // kStill: moves time forward to `time` (on the clock's time line).
-  void AdvanceTo(Duration time) {
-    std::lock_guard lock(mutex_);
-    now_ = std::max(now_, time);
-    changed_.notify_all();
-  }
-
-  // Waits (bounded) until sources have begun `count` waits in all.
-  bool WaitForWaits(size_t count) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, kEventDeadline, [&] { return waits_.size() >= count; });
-  }
-
-  std::vector<Wait> waits() const {
-    std::lock_guard lock(mutex_);
-    return waits_;
-  }
-  std::vector<Duration> deadlines() const {
-    std::vector<Duration> out;
-    for (const Wait& wait : waits()) out.push_back(wait.until);
-    return out;
-  }
-  std::vector<Duration> lengths() const {
-    std::vector<Duration> out;
-    for (const Wait& wait : waits()) out.push_back(wait.length());
-    return out;
-  }
-
- private:
-  const Mode mode_;
-  const std::shared_ptr<SourceClock> real_ = lookout::capture::SteadySourceClock();
-  const TimePoint origin_;
-  mutable std::mutex mutex_;
-  std::condition_variable_any changed_;
-  Duration now_{0};  // kStill, kJumps.
-  std::vector<Wait> waits_;
-};
-
-// Records what a source delivers; callbacks run on the source's thread.
-class Collector {
- public:
-  FrameSource::FrameCallback OnFrame() {
-    return [this](FramePtr frame) {
-      std::lock_guard lock(mutex_);
-      frames_.push_back(std::move(frame));
-      changed_.notify_all();
-    };
-  }
-  FrameSource::EndCallback OnEnd() {
-    return [this](const std::string& reason) {
-      std::lock_guard lock(mutex_);
-      end_reasons_.push_back(reason);
-      changed_.notify_all();
-    };
-  }
-  bool WaitForEnd(std::chrono::milliseconds timeout = kEventDeadline) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [this] { return !end_reasons_.empty(); });
-  }
-  bool WaitForFrames(size_t count, std::chrono::milliseconds timeout = kEventDeadline) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] { return frames_.size() >= count; });
-  }
-  std::vector<FramePtr> frames() const {
-    std::lock_guard lock(mutex_);
-    return frames_;
-  }
-  std::vector<std::string> end_reasons() const {
-    std::lock_guard lock(mutex_);
-    return end_reasons_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<FramePtr> frames_;
-  std::vector<std::string> end_reasons_;
-};
+using Kind = lookout::capture::SourceEvent::Kind;
 
 fs::path BundledImages() { return lookout::testing::SourceDir() / "tests/data/images"; }
-
-void WriteRandomBytes(const fs::path& path, size_t size) {
-  std::mt19937 rng(1234);
-  std::ofstream out(path, std::ios::binary);
-  for (size_t i = 0; i < size; ++i) out.put(static_cast<char>(rng() & 0xff));
-}
 
 // a.png, b.bmp, bad.jpg (random bytes), c.JPG, notes.txt: three decodable
 // images, in name order a, b, c (the bundled photos; b.bmp is coffee.png
@@ -189,17 +68,6 @@ struct ImageFolder {
   }
 };
 
-SourceOptions Images(const fs::path& folder, double fps, bool loop = false,
-                     std::shared_ptr<SourceClock> clock = nullptr) {
-  SourceOptions options;
-  options.type = SourceType::kImages;
-  options.device = folder.string();
-  options.fps = fps;
-  options.loop = loop;
-  options.clock = std::move(clock);
-  return options;
-}
-
 bool SameImage(const cv::Mat& a, const cv::Mat& b) {
   return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;
 }
@@ -217,7 +85,7 @@ TEST_CASE("image folder: frames in name order, corrupt file skipped, end once",
                                      Contains("once"));
   const auto steady_before = std::chrono::steady_clock::now();
   const auto wall_before = std::chrono::system_clock::now();
-  source->Start(got.OnFrame(), got.OnEnd());
+  got.Start(*source);
   REQUIRE(got.WaitForEnd());
   const auto steady_after = std::chrono::steady_clock::now();
   const auto wall_after = std::chrono::system_clock::now();
@@ -240,6 +108,12 @@ TEST_CASE("image folder: frames in name order, corrupt file skipped, end once",
     CHECK(frames[i]->wall_time <= wall_after);
   }
   CHECK(got.end_reasons() == std::vector<std::string>{""});
+  // The corrupt file, reported once, as it was met (after a.png and b.bmp).
+  CHECK(got.log() == std::vector<std::string>{"frame", "frame", "bad_frame", "frame", "end"});
+  const auto bad = got.events(Kind::kBadFrame);
+  REQUIRE(bad.size() == 1);
+  CHECK_THAT(bad[0].message, Contains((folder.dir.path() / "bad.jpg").string()) &&
+                                 Contains("cannot decode"));
   // 50 fps: one frame per 1/50 s = 20 ms, the first at once; the undecodable
   // file costs no slot. Frames are due at 0, 20 and 40 ms.
   CHECK(clock->deadlines() == std::vector<Duration>{0ms, 20ms, 40ms});
@@ -350,44 +224,24 @@ TEST_CASE("image folder: missing or empty folder fails to start", "[capture][ima
   CHECK(got.end_reasons().empty());
 }
 
-namespace {
-
-// Writes `count` 64x48 MJPG frames; frame i is a uniform grey of 20*i + 10.
-fs::path WriteVideo(const fs::path& dir, int count) {
-  const fs::path path = dir / "clip.avi";
-  cv::VideoWriter writer(path.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25.0,
-                         cv::Size(64, 48));
-  REQUIRE(writer.isOpened());
-  for (int i = 0; i < count; ++i) {
-    writer.write(cv::Mat(48, 64, CV_8UC3, cv::Scalar::all(20 * i + 10)));
-  }
-  writer.release();
-  return path;
-}
-
-SourceOptions Video(const fs::path& file, double fps = 0.0, bool loop = false,
-                    std::shared_ptr<SourceClock> clock = nullptr) {
-  SourceOptions options;
-  options.type = SourceType::kVideo;
-  options.device = file.string();
-  options.fps = fps;
-  options.loop = loop;
-  options.clock = std::move(clock);
-  return options;
-}
-
-}  // namespace
-
 TEST_CASE("video file: every frame in order, then the end", "[capture][video]") {
   TempDir dir;
   constexpr int kFrames = 12;
-  const fs::path file = WriteVideo(dir.path(), kFrames);
+  const fs::path file = WriteVideo(dir.path() / "clip.avi", kFrames);
   Collector got;
-  auto source = CreateFrameSource(Video(file));
-  CHECK_THAT(source->Describe(), Contains("video:" + file.string()) && Contains("once"));
-  source->Start(got.OnFrame(), got.OnEnd());
+  // fps 0: the file's own rate (25 fps), on a clock that jumps to each frame.
+  auto clock = std::make_shared<TestClock>(TestClock::kJumps);
+  auto source = CreateFrameSource(Video(file, 0.0, /*loop=*/false, clock));
+  CHECK_THAT(source->Describe(), Contains("video:" + file.string()) && Contains("native rate") &&
+                                     Contains("once"));
+  got.Start(*source);
+  CHECK_THAT(source->Describe(), Contains("native 25 fps paced"));
   REQUIRE(got.WaitForEnd());
   source->Stop();
+  std::vector<Duration> due;
+  for (int i = 0; i < kFrames; ++i) due.push_back(i * 40ms);
+  CHECK(clock->deadlines() == due);
+  CHECK(got.events().empty());  // The whole file: no trouble to report.
   const std::vector<FramePtr> frames = got.frames();
   REQUIRE(frames.size() == kFrames);
   for (int i = 0; i < kFrames; ++i) {
@@ -404,7 +258,7 @@ TEST_CASE("video file: every frame in order, then the end", "[capture][video]") 
 
 TEST_CASE("video file: pacing and looping", "[capture][video]") {
   TempDir dir;
-  const fs::path file = WriteVideo(dir.path(), 5);
+  const fs::path file = WriteVideo(dir.path() / "clip.avi", 5);
 
   SECTION("paced at 100 fps") {
     Collector got;
@@ -419,12 +273,14 @@ TEST_CASE("video file: pacing and looping", "[capture][video]") {
   }
   SECTION("looping restarts at the first frame") {
     Collector got;
-    auto source = CreateFrameSource(Video(file, 0.0, /*loop=*/true));
-    source->Start(got.OnFrame(), got.OnEnd());
+    auto clock = std::make_shared<TestClock>(TestClock::kJumps);
+    auto source = CreateFrameSource(Video(file, 0.0, /*loop=*/true, clock));
+    got.Start(*source);
     REQUIRE(got.WaitForFrames(12));
     source->Stop();
     const std::vector<FramePtr> frames = got.frames();
     CHECK(got.end_reasons().empty());
+    CHECK(got.events().empty());
     for (size_t i = 0; i < 12; ++i) {
       CHECK(frames[i]->sequence == i);
       CHECK(cv::mean(frames[i]->image)[0] == Approx(20 * (i % 5) + 10).margin(4));
@@ -439,7 +295,7 @@ TEST_CASE("live sources reconnect with backoff after a read failure", "[capture]
   // to 30 s while reopening fails). The clock stands still: the source waits
   // until the test moves it on.
   TempDir dir;
-  const fs::path file = WriteVideo(dir.path(), 5);
+  const fs::path file = WriteVideo(dir.path() / "clip.avi", 5);
   auto clock = std::make_shared<TestClock>(TestClock::kStill);
   SourceOptions options;
   options.type = SourceType::kRtsp;
@@ -447,12 +303,15 @@ TEST_CASE("live sources reconnect with backoff after a read failure", "[capture]
   options.clock = clock;
   Collector got;
   auto source = CreateFrameSource(options);
-  source->Start(got.OnFrame(), got.OnEnd());
+  got.Start(*source);
   REQUIRE(got.WaitForFrames(5));
   // The sixth read meets the end of the clip: the source waits to reconnect.
   REQUIRE(clock->WaitForWaits(1));
   CHECK(clock->waits()[0].length() == 500ms);
   CHECK(got.frames().size() == 5);  // Nothing while the clock stands still.
+  REQUIRE(got.WaitForEvents(Kind::kReconnecting, 1));
+  CHECK(got.events()[0].retry_in == 500ms);
+  CHECK_THAT(got.events()[0].message, Contains("rtsp:" + file.string()) && Contains("read failed"));
 
   SECTION("the stream comes back and the sequence continues") {
     clock->AdvanceTo(clock->waits()[0].until);
@@ -466,6 +325,12 @@ TEST_CASE("live sources reconnect with backoff after a read failure", "[capture]
     for (size_t i = 0; i < frames.size(); ++i) CHECK(frames[i]->sequence == i);
     CHECK(cv::mean(frames[5]->image)[0] == Approx(10).margin(4));  // First frame again.
     CHECK(got.end_reasons().empty());  // Live sources do not end on errors.
+    // Each loss is announced, and the first frame after it is preceded by kRecovered.
+    const std::vector<std::string> log = got.log();
+    REQUIRE(log.size() >= 13);
+    CHECK(std::vector<std::string>(log.begin() + 5, log.begin() + 8) ==
+          std::vector<std::string>{"reconnecting", "recovered", "frame"});
+    CHECK(log[12] == "reconnecting");
   }
   SECTION("the backoff doubles while reopening fails, and Stop() interrupts it") {
     fs::remove(file);  // Reopening now fails: the source keeps backing off.
@@ -474,14 +339,20 @@ TEST_CASE("live sources reconnect with backoff after a read failure", "[capture]
       REQUIRE(clock->WaitForWaits(waits + 1));
     }
     CHECK(clock->lengths() == std::vector<Duration>{500ms, 1s, 2s, 4s, 8s, 16s, 30s, 30s});
+    REQUIRE(got.WaitForEvents(Kind::kReconnecting, 8));
+    std::vector<std::chrono::milliseconds> retries;
+    for (const auto& event : got.events(Kind::kReconnecting)) retries.push_back(event.retry_in);
+    CHECK(retries == std::vector<std::chrono::milliseconds>{500ms, 1s, 2s, 4s, 8s, 16s, 30s, 30s});
+    CHECK_THAT(got.events().back().message, Contains("cannot open the stream"));
     // The clock alone would never end this wait.
     RequireReturns("Stop()", [&] { source->Stop(); });
     CHECK(got.frames().size() == 5);
     CHECK(got.end_reasons().empty());
+    CHECK(got.events(Kind::kRecovered).empty());
   }
 }
 
-TEST_CASE("video and device sources that cannot open fail to start", "[capture][video]") {
+TEST_CASE("video files that cannot open fail to start", "[capture][video]") {
   TempDir dir;
   Collector got;
   const fs::path missing = dir.path() / "missing.avi";
@@ -492,12 +363,6 @@ TEST_CASE("video and device sources that cannot open fail to start", "[capture][
   WriteRandomBytes(garbage, 4096);
   CHECK_THROWS_WITH(CreateFrameSource(Video(garbage))->Start(got.OnFrame(), got.OnEnd()),
                     Contains(garbage.string()));
-
-  SourceOptions v4l2;
-  v4l2.type = SourceType::kV4l2;
-  v4l2.device = "/dev/video-lookout-test-missing";
-  CHECK_THROWS_WITH(CreateFrameSource(v4l2)->Start(got.OnFrame(), got.OnEnd()),
-                    Contains("v4l2") && Contains(v4l2.device));
   CHECK(got.frames().empty());
   CHECK(got.end_reasons().empty());
 }
