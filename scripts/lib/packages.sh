@@ -20,6 +20,7 @@ LOOKOUT_LIB_DEV_PACKAGES=(
 # Programs the build runs.
 LOOKOUT_BUILD_TOOLS=(build-essential cmake pkg-config flatbuffers-compiler)
 
-# The test suite: Catch2, a real MQTT broker and client, and openssl to make
-# the certificates of the MQTT-over-TLS tests.
-LOOKOUT_TEST_PACKAGES=(catch2 mosquitto mosquitto-clients openssl)
+# The test suite: Catch2, a real MQTT broker and client, openssl to make the
+# certificates of the MQTT-over-TLS tests, and systemd for systemd-analyze
+# (tests/install/check_install.sh checks the installed units' sandbox).
+LOOKOUT_TEST_PACKAGES=(catch2 mosquitto mosquitto-clients openssl systemd)
