@@ -120,7 +120,12 @@ FieldTable BuildTable() {
       .Optional<&CameraConfig::max_fps>("max_fps", Number{.min = 0.0},
           "Cap of processed frames per second, independent of the camera's rate (a Pi stays "
           "cool); frames above it are skipped and counted (`frames_skipped`). `0` = every "
-          "frame.");
+          "frame.")
+      .Optional<&CameraConfig::max_frame_pixels>("max_frame_pixels", Integer{.min = 0},
+          "Largest frame accepted, in pixels (width × height; the default is 4096 × 4096). "
+          "Larger image files are refused from their header, before decoding; larger frames "
+          "from other sources are dropped. Both are counted (`frames_bad`) and logged. `0` = "
+          "no limit.");
 
   SectionBuilder<&Config::model>(table, "/model", "the network")
       .Required<&ModelConfig::path>("path", Text{.non_empty = true},
@@ -237,6 +242,18 @@ FieldTable BuildTable() {
           "Publish Home Assistant discovery messages (when `/mqtt/enabled`).")
       .Optional<&DiscoveryConfig::prefix>("prefix", Text{.non_empty = true, .topic = true},
           "Home Assistant's discovery prefix.");
+
+  SectionBuilder<&Config::log>(table, "/log", "lookoutd's log")
+      .Optional<&LogConfig::level>("level", Choice{{
+          {"trace", "Everything, including each frame."},
+          {"debug", "Also what third-party libraries say in passing."},
+          {"info", "Start, stop, reloads, reconnects, and third-party warnings."},
+          {"warn", "Problems only."},
+          {"error", "Failures only."},
+      }}, "Least severe level logged (values below); `lookoutd --log-level` overrides it.")
+      .Optional<&LogConfig::repeats_per_minute>("repeats_per_minute", Integer{.min = 1, .max = 10000},
+          "Identical lines (ours, or a library's such as libpng's) printed per minute; the "
+          "rest are counted, and the count is logged once the minute is over.");
   return table;
 }
 

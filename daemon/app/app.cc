@@ -1,14 +1,18 @@
 #include "app/app.h"
 
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 
 #include <boost/archive/iterators/base64_from_binary.hpp>
 #include <boost/archive/iterators/transform_width.hpp>
 #include <spdlog/spdlog.h>
 
+#include "log/log.h"
 #include "zones/label_groups.h"
 #include "zones/snapshot.h"
 
@@ -76,7 +80,96 @@ std::vector<ZoneSpec> ResolveZones(const config::Config& config, const Labels& l
   return specs;
 }
 
+// Throws ConfigError(pointer, ...) unless `path` can be read (a folder:
+// listed) by the calling user.
+void CheckReadable(const std::string& pointer, const std::filesystem::path& path, bool folder) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) {
+    throw config::ConfigError(pointer, path.string() + ": " + (ec ? ec.message() : std::strerror(ENOENT)));
+  }
+  if (folder && !fs::is_directory(status)) throw config::ConfigError(pointer, path.string() + " is not a folder");
+  if (!folder && fs::is_directory(status)) throw config::ConfigError(pointer, path.string() + " is a folder, not a file");
+  if (::access(path.c_str(), folder ? (R_OK | X_OK) : R_OK) != 0) {
+    throw config::ConfigError(pointer, "cannot read " + path.string() + ": " + std::strerror(errno));
+  }
+}
+
 }  // namespace
+
+void CheckFiles(const config::Config& config) {
+  CheckReadable("/model/path", config.model.path, false);
+  if (!config.model.labels.empty()) CheckReadable("/model/labels", config.model.labels, false);
+  if (!config.model.groups.empty()) CheckReadable("/model/groups", config.model.groups, false);
+  if (config.camera.type == config::SourceType::kImages) CheckReadable("/camera/device", config.camera.device, true);
+  if (config.camera.type == config::SourceType::kVideo) CheckReadable("/camera/device", config.camera.device, false);
+  if (config.mqtt.enabled && config.mqtt.tls.enabled) {
+    if (!config.mqtt.tls.ca_file.empty()) CheckReadable("/mqtt/tls/ca_file", config.mqtt.tls.ca_file, false);
+    if (!config.mqtt.tls.cert_file.empty()) CheckReadable("/mqtt/tls/cert_file", config.mqtt.tls.cert_file, false);
+    if (!config.mqtt.tls.key_file.empty()) CheckReadable("/mqtt/tls/key_file", config.mqtt.tls.key_file, false);
+  }
+}
+
+void CheckStartable(const config::Config& config) {
+  namespace fs = std::filesystem;
+  CheckFiles(config);
+  // The model first without labels, so that a failure is the model's.
+  ClassifierOptions options = ToClassifierOptions(config);
+  options.labels.clear();
+  std::unique_ptr<Classifier> classifier;
+  try {
+    classifier = std::make_unique<Classifier>(options);
+  } catch (const std::exception& e) {
+    throw config::ConfigError("/model/path", e.what());
+  }
+  Labels labels;
+  if (!config.model.labels.empty()) {
+    const auto& shape = classifier->interpreter().output_details(0).shape;
+    try {
+      labels = Labels::Load(config.model.labels);
+      labels.FitTo(shape.empty() ? 1 : static_cast<size_t>(shape.back()), config.model.labels.string());
+    } catch (const std::exception& e) {
+      throw config::ConfigError("/model/labels", e.what());
+    }
+  }
+  if (!config.model.groups.empty()) {
+    try {
+      LabelGroups::Load(config.model.groups, labels);
+    } catch (const std::exception& e) {
+      throw config::ConfigError("/model/groups", e.what());
+    }
+  }
+  try {
+    ResolveZones(config, labels);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();  // "/zones/0/groups/1: no group ..."
+    const size_t colon = what.find(": ");
+    if (what.rfind("/zones/", 0) == 0 && colon != std::string::npos) {
+      throw config::ConfigError(what.substr(0, colon), what.substr(colon + 2));
+    }
+    throw config::ConfigError("/zones", what);
+  }
+  if (config.socket.enabled) {
+    const fs::path folder = fs::path(config.socket.path).parent_path();
+    std::error_code ec;
+    if (fs::is_directory(folder, ec)) {
+      if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+        throw config::ConfigError("/socket/path", "cannot create the socket in " + folder.string() + ": " +
+                                                      std::strerror(errno));
+      }
+    } else {
+      const char* runtime_directory = std::getenv("RUNTIME_DIRECTORY");
+      const bool made_by_systemd = folder == "/run/lookout" || folder.parent_path() == "/run/lookout" ||
+                                   (runtime_directory != nullptr && folder == runtime_directory);
+      if (!made_by_systemd) {
+        throw config::ConfigError("/socket/path", "folder " + folder.string() + ": " +
+                                                      (ec ? ec.message() : std::string(std::strerror(ENOENT))) +
+                                                      " (create it, or use /run/lookout/, which the service creates)");
+      }
+    }
+  }
+}
 
 capture::SourceOptions ToSourceOptions(const config::CameraConfig& camera) {
   capture::SourceOptions options;
@@ -86,6 +179,7 @@ capture::SourceOptions ToSourceOptions(const config::CameraConfig& camera) {
   options.height = camera.height;
   options.fps = camera.fps;
   options.loop = camera.loop;
+  options.max_frame_pixels = static_cast<uint64_t>(camera.max_frame_pixels);
   return options;
 }
 
@@ -105,34 +199,24 @@ ClassifierOptions ToClassifierOptions(const config::Config& config) {
   return options;
 }
 
-App::App(config::Config config) : App(config, std::make_unique<Classifier>(ToClassifierOptions(config))) {}
+App::App(config::Config config, std::filesystem::path config_path)
+    : App(std::move(config), nullptr, std::move(config_path)) {}
 
-App::App(config::Config config, std::unique_ptr<Classifier> classifier)
+App::App(config::Config config, std::unique_ptr<Classifier> classifier, std::filesystem::path config_path)
     : config_(std::move(config)),
-      signals_(io_, SIGINT, SIGTERM),
+      config_path_(std::move(config_path)),
+      signals_(io_),
       watchdog_timer_(io_),
-      diagnostics_timer_(io_),
-      classifier_(std::move(classifier)) {
-  if (!classifier_) throw std::invalid_argument("App: no classifier");
-  spdlog::info("model {}: input {} {}, arena {} bytes; preprocess: {}", config_.model.path.string(),
-               runtime::DataTypeName(classifier_->input_details().type),
-               classifier_->input_details().name, classifier_->arena_bytes(),
-               classifier_->preprocessor().Describe());
-  capture::SourceOptions source_options = ToSourceOptions(config_.camera);
-  // Cameras with a scaler (libcamera) deliver frames at the model's scale.
-  source_options.target_width = classifier_->preprocessor().width();
-  source_options.target_height = classifier_->preprocessor().height();
-  source_ = capture::CreateFrameSource(source_options);
-  std::vector<ZoneInfo> zone_infos;
-  for (ZoneSpec& spec : ResolveZones(config_, classifier_->labels())) {
-    ZoneInfo info{spec.name, {}};
-    for (const LabelGroup& group : spec.groups) info.groups.push_back(group.name);
-    zone_infos.push_back(std::move(info));
-    trackers_.emplace_back(std::move(spec));
-  }
-  zone_states_.assign(trackers_.size(), nullptr);
-  snapshots_.assign(trackers_.size(), nullptr);
-  snapshot_info_.assign(trackers_.size(), nullptr);
+      diagnostics_timer_(io_) {
+  // From here on these signals are asio's: none of them ends the process
+  // before Run() has had a chance to stop it cleanly.
+  for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) signals_.add(signo);
+  for (int signo : {SIGUSR2, SIGPIPE, SIGALRM, SIGIO, SIGVTALRM, SIGPWR}) std::signal(signo, SIG_IGN);
+  pipeline_ = BuildPipeline(config_, std::move(classifier));
+  generation_ = pipeline_->generation;
+  zone_states_.assign(pipeline_->trackers.size(), nullptr);
+  snapshots_.assign(pipeline_->trackers.size(), nullptr);
+  snapshot_info_.assign(pipeline_->trackers.size(), nullptr);
   if (config_.socket.enabled) {
     socket_ = std::make_unique<SocketServer>(
         io_, config_.socket,
@@ -140,30 +224,75 @@ App::App(config::Config config, std::unique_ptr<Classifier> classifier)
   }
   if (config_.mqtt.enabled) {
     mqtt_ = std::make_unique<MqttPublisher>(
-        io_, config_.mqtt, DeviceInfo{config_.camera.name, classifier_->model_name(), LOOKOUT_VERSION, ""},
-        std::move(zone_infos));
+        io_, config_.mqtt,
+        DeviceInfo{config_.camera.name, pipeline_->classifier->model_name(), LOOKOUT_VERSION, ""}, ZoneInfos());
   }
 }
 
 App::~App() {
-  if (!shut_down_) {
-    stopping_ = true;
-    if (source_) source_->Stop();
-    slot_.Close();
-    if (worker_.joinable()) worker_.join();
+  if (!shut_down_) StopPipeline();
+}
+
+std::unique_ptr<App::Pipeline> App::BuildPipeline(const config::Config& config,
+                                                  std::unique_ptr<Classifier> classifier) {
+  auto p = std::make_unique<Pipeline>();
+  p->generation = ++generation_counter_;
+  p->config = config;
+  p->classifier = classifier ? std::move(classifier) : std::make_unique<Classifier>(ToClassifierOptions(config));
+  const Classifier& c = *p->classifier;
+  spdlog::info("model {}: input {} {}, arena {} bytes; preprocess: {}", config.model.path.string(),
+               runtime::DataTypeName(c.input_details().type), c.input_details().name, c.arena_bytes(),
+               c.preprocessor().Describe());
+  capture::SourceOptions source_options = ToSourceOptions(config.camera);
+  // Cameras with a scaler (libcamera) deliver frames at the model's scale.
+  source_options.target_width = c.preprocessor().width();
+  source_options.target_height = c.preprocessor().height();
+  p->source = capture::CreateFrameSource(source_options);
+  Pipeline* raw = p.get();
+  p->source->SetEventCallback([this, raw](const capture::SourceEvent& event) { OnSourceEvent(*raw, event); });
+  for (ZoneSpec& spec : ResolveZones(config, c.labels())) p->trackers.emplace_back(std::move(spec));
+  return p;
+}
+
+std::vector<ZoneInfo> App::ZoneInfos() const {
+  std::vector<ZoneInfo> infos;
+  for (const ZoneTracker& tracker : pipeline_->trackers) {
+    ZoneInfo info{tracker.spec().name, {}};
+    for (const LabelGroup& group : tracker.spec().groups) info.groups.push_back(group.name);
+    infos.push_back(std::move(info));
+  }
+  return infos;
+}
+
+void App::StartPipeline() {
+  Pipeline& p = *pipeline_;
+  p.worker = std::thread([this, &p] { WorkerLoop(p); });
+  try {
+    p.source->Start([this, &p](capture::FramePtr frame) { OnFrame(p, std::move(frame)); },
+                    [this, &p](const std::string& reason) { OnSourceEnd(p, reason); });
+  } catch (...) {
+    p.stopping = true;
+    p.slot.Close();
+    p.worker.join();
+    throw;
   }
 }
 
+void App::StopPipeline() {
+  if (!pipeline_) return;
+  Pipeline& p = *pipeline_;
+  p.stopping = true;
+  p.source->Stop();
+  p.slot.Close();
+  if (p.worker.joinable()) p.worker.join();
+}
+
 int App::Run() {
-  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
-    if (!ec) Shutdown(std::string("signal ") + (signo == SIGTERM ? "SIGTERM" : "SIGINT"));
-  });
+  WaitForSignal();
   if (socket_) socket_->Start();
   if (mqtt_) mqtt_->Start();
-  worker_ = std::thread([this] { WorkerLoop(); });
   try {
-    source_->Start([this](capture::FramePtr frame) { OnFrame(std::move(frame)); },
-                   [this](const std::string& reason) { OnSourceEnd(reason); });
+    StartPipeline();
   } catch (const std::exception& e) {
     spdlog::error("capture: {}", e.what());
     exit_code_ = 1;
@@ -171,9 +300,11 @@ int App::Run() {
     io_.run();
     return exit_code_;
   }
+  running_ = true;
   camera_state_ = "running";
-  spdlog::info("lookoutd {} running: camera '{}' ({})", LOOKOUT_VERSION, config_.camera.name, source_->Describe());
-  Notify("READY=1\nSTATUS=running: " + source_->Describe());
+  spdlog::info("lookoutd {} running: camera '{}' ({})", LOOKOUT_VERSION, config_.camera.name,
+               pipeline_->source->Describe());
+  Notify("READY=1\nSTATUS=running: " + pipeline_->source->Describe());
   uint64_t usec = 0;
   if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
     watchdog_interval_ = std::chrono::microseconds(usec / 2);
@@ -184,32 +315,233 @@ int App::Run() {
   return exit_code_;
 }
 
+void App::WaitForSignal() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec || shut_down_) return;
+    switch (signo) {
+      case SIGHUP:
+        Reload();
+        break;
+      case SIGUSR1: {
+        const nlohmann::json stats = Stats();
+        spdlog::info("status: camera {} ({}), {} frames captured, {} inferred, {} dropped, {} bad, "
+                     "{} inference errors, {} fps",
+                     config_.camera.name, camera_state_, stats["frames_captured"].dump(),
+                     stats["frames_inferred"].dump(), stats["frames_dropped"].dump(), stats["frames_bad"].dump(),
+                     stats["inference_errors"].dump(), stats["fps"].dump());
+        break;
+      }
+      default:
+        Shutdown(std::string("signal ") + (signo == SIGTERM ? "SIGTERM" : "SIGINT"));
+        return;
+    }
+    WaitForSignal();
+  });
+}
+
 void App::RequestStop(const std::string& reason) {
   boost::asio::post(io_, [this, reason] { Shutdown(reason); });
 }
 
-void App::OnFrame(capture::FramePtr frame) {
-  if (stopping_ || capture_limit_reached_) return;
+void App::RequestReload() {
+  boost::asio::post(io_, [this] {
+    if (!shut_down_) Reload();
+  });
+}
+
+void App::Reload() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto monotonic_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(t0.time_since_epoch()).count();
+  Notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_us) + "\nSTATUS=reloading " +
+         config_path_.string());
+  const auto refuse = [&](const std::string& why) {
+    ++reloads_refused_;
+    spdlog::error("reload refused, the running configuration stays: {}", why);
+    Notify("READY=1\nSTATUS=running; reload refused: " + why);
+  };
+  if (config_path_.empty()) return refuse("no configuration file to read again");
+  if (!running_) return refuse("still starting");
+  config::Config next;
+  try {
+    next = config::LoadConfigFile(config_path_);
+    CheckFiles(next);
+  } catch (const std::exception& e) {
+    return refuse(e.what());
+  }
+  // camera.name is in every event, so the pipeline and the MQTT client
+  // (client id, topics, device) follow it.
+  const bool pipeline = next.camera != config_.camera || next.model != config_.model ||
+                        next.output != config_.output || next.zones != config_.zones ||
+                        next.snapshot != config_.snapshot;
+  config::MqttConfig mqtt_live_keys = next.mqtt;  // The keys only the io thread reads.
+  mqtt_live_keys.results = config_.mqtt.results;
+  mqtt_live_keys.results_max_per_s = config_.mqtt.results_max_per_s;
+  mqtt_live_keys.diagnostics_interval_s = config_.mqtt.diagnostics_interval_s;
+  const bool mqtt = mqtt_live_keys != config_.mqtt || next.camera.name != config_.camera.name;
+  const bool socket = next.socket != config_.socket;
+  if (next == config_) {
+    spdlog::info("reload: {} has not changed", config_path_.string());
+    Notify("READY=1\nSTATUS=running: " + pipeline_->source->Describe());
+    return;
+  }
+
+  // Everything that can fail is built before anything running is touched.
+  std::unique_ptr<Pipeline> next_pipeline;
+  std::unique_ptr<MqttPublisher> next_mqtt;
+  try {
+    if (pipeline) next_pipeline = BuildPipeline(next, nullptr);
+    if (mqtt && next.mqtt.enabled) {
+      std::vector<ZoneInfo> infos;
+      const Pipeline& zones_from = next_pipeline ? *next_pipeline : *pipeline_;
+      for (const ZoneTracker& tracker : zones_from.trackers) {
+        ZoneInfo info{tracker.spec().name, {}};
+        for (const LabelGroup& group : tracker.spec().groups) info.groups.push_back(group.name);
+        infos.push_back(std::move(info));
+      }
+      next_mqtt = std::make_unique<MqttPublisher>(
+          io_, next.mqtt, DeviceInfo{next.camera.name, zones_from.classifier->model_name(), LOOKOUT_VERSION, ""},
+          std::move(infos));
+    }
+  } catch (const std::exception& e) {
+    return refuse(e.what());
+  }
+
+  std::vector<std::string> applied;
+  if (pipeline) {
+    StopPipeline();
+    frames_dropped_before_ += pipeline_->slot.dropped();
+    std::unique_ptr<Pipeline> previous = std::move(pipeline_);
+    pipeline_ = std::move(next_pipeline);
+    // Zones that watch the same thing keep their confirmed state.
+    std::vector<nlohmann::json> states(pipeline_->trackers.size(), nullptr);
+    std::vector<std::shared_ptr<const std::string>> snapshots(pipeline_->trackers.size());
+    std::vector<nlohmann::json> snapshot_info(pipeline_->trackers.size(), nullptr);
+    for (size_t z = 0; z < pipeline_->trackers.size(); ++z) {
+      for (size_t old = 0; old < previous->trackers.size(); ++old) {
+        if (!pipeline_->trackers[z].SameZone(previous->trackers[old].spec())) continue;
+        pipeline_->trackers[z].Restore(previous->trackers[old]);
+        states[z] = std::move(zone_states_[old]);
+        snapshots[z] = std::move(snapshots_[old]);
+        snapshot_info[z] = std::move(snapshot_info_[old]);
+      }
+    }
+    zone_states_ = std::move(states);
+    snapshots_ = std::move(snapshots);
+    snapshot_info_ = std::move(snapshot_info);
+    latest_.reset();
+    try {
+      StartPipeline();
+    } catch (const std::exception& e) {
+      // The new source cannot start (its checks passed a moment ago): the
+      // old pipeline is still whole, so it takes over again.
+      spdlog::error("reload: capture: {}; going back to the running configuration", e.what());
+      pipeline_ = std::move(previous);
+      pipeline_->generation = ++generation_counter_;  // What the stopped run posted is stale.
+      generation_ = pipeline_->generation;
+      pipeline_->stopping = false;
+      pipeline_->slot.Reopen();
+      // The zone states moved above are not worth restoring; they come back
+      // as frames are confirmed.
+      zone_states_.assign(pipeline_->trackers.size(), nullptr);
+      snapshots_.assign(pipeline_->trackers.size(), nullptr);
+      snapshot_info_.assign(pipeline_->trackers.size(), nullptr);
+      StartPipeline();
+      return refuse(std::string("capture: ") + e.what());
+    }
+    generation_ = pipeline_->generation;
+    applied.push_back("pipeline rebuilt (camera, model, output, zones, snapshot)");
+  }
+  if (socket) {
+    std::unique_ptr<SocketServer> previous = std::move(socket_);
+    if (previous) previous->Stop();
+    if (next.socket.enabled) {
+      try {
+        socket_ = std::make_unique<SocketServer>(
+            io_, next.socket,
+            [this](const std::string& cmd, const nlohmann::json& request) { return HandleRequest(cmd, request); });
+        socket_->Start();
+      } catch (const std::exception& e) {
+        spdlog::error("reload: {}; the socket stays closed until the next reload", e.what());
+        socket_.reset();
+      }
+    }
+    applied.push_back("socket reopened (its clients were disconnected)");
+  }
+  if (mqtt) {
+    if (mqtt_) mqtt_->Stop();
+    mqtt_ = std::move(next_mqtt);
+    diagnostics_timer_.cancel();
+    if (mqtt_) {
+      mqtt_->Start();
+      RepublishZoneStates();
+      ScheduleDiagnostics();
+    }
+    applied.push_back("MQTT client restarted");
+  } else if (mqtt_ && pipeline) {
+    mqtt_->SetZones(ZoneInfos(), pipeline_->classifier->model_name());
+    RepublishZoneStates();
+  }
+  if (next.log != config_.log) {
+    SetLogLevel(log_level_override_.value_or(spdlog::level::from_str(next.log.level)), next.log.repeats_per_minute);
+    applied.push_back("log settings applied live");
+  }
+  if (next.mqtt.results != config_.mqtt.results || next.mqtt.results_max_per_s != config_.mqtt.results_max_per_s ||
+      next.mqtt.diagnostics_interval_s != config_.mqtt.diagnostics_interval_s) {
+    applied.push_back("MQTT results and diagnostics settings applied live");
+  }
+  config_ = std::move(next);
+  ++reloads_;
+  std::string what;
+  for (size_t i = 0; i < applied.size(); ++i) what += (i ? "; " : "") + applied[i];
+  spdlog::info("reload: applied in {:.0f} ms: {}",
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), what);
+  Notify("READY=1\nSTATUS=running: " + pipeline_->source->Describe());
+}
+
+void App::RepublishZoneStates() {
+  if (!mqtt_) return;
+  const CameraTopics& topics = mqtt_->topics();
+  for (size_t z = 0; z < zone_states_.size(); ++z) {
+    const nlohmann::json& state = zone_states_[z];
+    if (state.is_null() || !state["state"].is_string()) continue;
+    const std::string& zone = pipeline_->trackers[z].spec().name;
+    mqtt_->PublishState(topics.ZoneState(zone), state["state"].get<std::string>());
+    nlohmann::json attributes = state;
+    attributes.erase("zone");
+    attributes.erase("state");
+    mqtt_->PublishState(topics.ZoneAttributes(zone), attributes.dump());
+    if (snapshots_[z]) mqtt_->PublishState(topics.ZoneSnapshot(zone), *snapshots_[z]);
+    for (const auto& [group, value] : state["groups"].items()) {
+      mqtt_->PublishState(topics.ZoneGroup(zone, group), value.get<std::string>());
+    }
+  }
+}
+
+void App::OnFrame(Pipeline& p, capture::FramePtr frame) {
+  if (p.stopping || p.capture_limit_reached) return;
   const uint64_t n = ++frames_captured_;
   last_frame_ns_ = SteadyNowNs();
   if (frame->capture_cpu) {
     std::lock_guard lock(capture_cpu_mutex_);
     capture_cpu_ms_.Add(std::chrono::duration<double, std::milli>(*frame->capture_cpu).count());
   }
-  slot_.Put(std::move(frame));
-  if (config_.camera.max_frames > 0 && n >= static_cast<uint64_t>(config_.camera.max_frames)) {
-    capture_limit_reached_ = true;
-    boost::asio::post(io_, [this] {
+  p.slot.Put(std::move(frame));
+  if (p.config.camera.max_frames > 0 && n >= static_cast<uint64_t>(p.config.camera.max_frames)) {
+    p.capture_limit_reached = true;
+    boost::asio::post(io_, [this, generation = p.generation] {
+      if (generation != generation_ || shut_down_) return;
       spdlog::info("captured {} frames (camera.max_frames): finishing", config_.camera.max_frames);
       camera_state_ = "ended";
-      source_->Stop();
-      slot_.Close();
+      pipeline_->source->Stop();
+      pipeline_->slot.Close();
     });
   }
 }
 
-void App::OnSourceEnd(const std::string& reason) {
-  boost::asio::post(io_, [this, reason] {
+void App::OnSourceEnd(Pipeline& p, const std::string& reason) {
+  boost::asio::post(io_, [this, reason, generation = p.generation] {
+    if (generation != generation_ || shut_down_) return;
     if (reason.empty()) {
       spdlog::info("capture: end of input ({} frames)", frames_captured_.load());
       camera_state_ = "ended";
@@ -218,43 +550,74 @@ void App::OnSourceEnd(const std::string& reason) {
       camera_state_ = "failed: " + reason;
       exit_code_ = 1;
     }
-    slot_.Close();  // the worker drains the last frame, then Shutdown() follows
+    pipeline_->slot.Close();  // the worker drains the last frame, then Shutdown() follows
   });
 }
 
-void App::WorkerLoop() {
-  const auto min_interval = config_.camera.max_fps > 0
+void App::OnSourceEvent(Pipeline& p, const capture::SourceEvent& event) {
+  // The source has logged it; here it is counted and shown in `health`.
+  using Kind = capture::SourceEvent::Kind;
+  switch (event.kind) {
+    case Kind::kBadFrame:
+      ++frames_bad_;
+      return;
+    case Kind::kError:
+      ++source_errors_;
+      break;
+    case Kind::kReconnecting:
+      ++source_retries_;
+      break;
+    case Kind::kRecovered:
+      break;
+  }
+  boost::asio::post(io_, [this, generation = p.generation, kind = event.kind, message = event.message] {
+    if (generation != generation_ || shut_down_ || camera_state_ == "ended") return;
+    if (kind == Kind::kRecovered) {
+      camera_state_ = "running";
+      camera_error_.clear();
+      Notify("STATUS=running: " + pipeline_->source->Describe());
+      return;
+    }
+    camera_state_ = kind == Kind::kReconnecting ? "reconnecting" : "error";
+    camera_error_ = message;
+    Notify("STATUS=" + camera_state_ + ": " + message);
+  });
+}
+
+void App::WorkerLoop(Pipeline& p) {
+  const config::Config& config = p.config;
+  const auto min_interval = config.camera.max_fps > 0
                                 ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                      std::chrono::duration<double>(1.0 / config_.camera.max_fps))
+                                      std::chrono::duration<double>(1.0 / config.camera.max_fps))
                                 : std::chrono::steady_clock::duration::zero();
-  while (capture::FramePtr frame = slot_.Take()) {
-    if (stopping_) break;
-    if (processed_any_ && frame->captured - last_processed_ < min_interval) {
+  while (capture::FramePtr frame = p.slot.Take()) {
+    if (p.stopping) break;
+    if (p.processed_any && frame->captured - p.last_processed < min_interval) {
       ++frames_skipped_;
       continue;
     }
-    processed_any_ = true;
-    last_processed_ = frame->captured;
+    p.processed_any = true;
+    p.last_processed = frame->captured;
     Event event;
-    event.camera = config_.camera.name;
+    event.camera = config.camera.name;
     event.seq = frame->sequence;
     event.ts = frame->wall_time;
-    event.model = classifier_->model_name();
+    event.model = p.classifier->model_name();
     std::vector<ZoneUpdate> updates;
     try {
       const auto convert_start = std::chrono::steady_clock::now();
       const cv::Mat* bgr = &frame->image;
       if (frame->layout != capture::PixelLayout::kBgr) {
-        capture::ToBgr(*frame, &bgr_);
-        bgr = &bgr_;
+        capture::ToBgr(*frame, &p.bgr);
+        bgr = &p.bgr;
       }
       event.preprocess_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - convert_start).count();
       const auto now = std::chrono::steady_clock::now();
-      for (size_t z = 0; z < trackers_.size(); ++z) {
-        ZoneTracker& tracker = trackers_[z];
+      for (size_t z = 0; z < p.trackers.size(); ++z) {
+        ZoneTracker& tracker = p.trackers[z];
         const cv::Rect box = RegionRect(tracker.spec().region, bgr->size());
-        Classification result = classifier_->Classify((*bgr)(box));
+        Classification result = p.classifier->Classify((*bgr)(box));
         event.preprocess_ms += result.preprocess_ms;
         event.inference_ms += result.inference_ms;
         const ZoneCandidate candidate = Candidate(tracker.spec(), result.scores, result.top_k);
@@ -283,7 +646,7 @@ void App::WorkerLoop() {
                         {"groups", groups}};
         update.event = {{"v", kEventSchemaVersion},
                         {"type", "state"},
-                        {"camera", config_.camera.name},
+                        {"camera", config.camera.name},
                         {"zone", tracker.spec().name},
                         {"state", update.state["state"]},
                         {"previous", previous.empty() ? nlohmann::json(nullptr) : nlohmann::json(previous)},
@@ -292,10 +655,10 @@ void App::WorkerLoop() {
                         {"seq", frame->sequence},
                         {"ts", FormatTimestamp(frame->wall_time)},
                         {"groups", groups}};
-        if (changes.state && config_.snapshot.enabled) {
+        if (changes.state && config.snapshot.enabled) {
           try {
             update.snapshot = std::make_shared<const std::string>(
-                EncodeSnapshot(*bgr, tracker.spec().region, config_.snapshot.max_size, config_.snapshot.quality));
+                EncodeSnapshot(*bgr, tracker.spec().region, config.snapshot.max_size, config.snapshot.quality));
           } catch (const std::exception& e) {
             spdlog::warn("frame {}: {}", frame->sequence, e.what());
           }
@@ -309,12 +672,14 @@ void App::WorkerLoop() {
     }
     event.capture_to_result_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frame->captured).count();
-    boost::asio::post(io_, [this, event = std::move(event), updates = std::move(updates)]() mutable {
-      OnEvent(std::move(event), std::move(updates));
+    boost::asio::post(io_, [this, generation = p.generation, event = std::move(event),
+                            updates = std::move(updates)]() mutable {
+      if (generation == generation_) OnEvent(std::move(event), std::move(updates));
     });
   }
-  boost::asio::post(io_, [this] {
-    if (!stopping_) Shutdown(camera_state_ == "ended" ? "end of input" : camera_state_);
+  if (p.stopping) return;  // Stopped on purpose: Shutdown() or a reload.
+  boost::asio::post(io_, [this, generation = p.generation] {
+    if (generation == generation_ && !shut_down_) Shutdown(camera_state_ == "ended" ? "end of input" : camera_state_);
   });
 }
 
@@ -350,7 +715,7 @@ void App::MaybePublishResult(const Event& event, const std::string& line) {
 }
 
 void App::PublishZoneUpdate(const ZoneUpdate& update) {
-  const std::string& zone = trackers_[update.zone].spec().name;
+  const std::string& zone = pipeline_->trackers[update.zone].spec().name;
   zone_states_[update.zone] = update.state;
   if (update.snapshot) {
     snapshots_[update.zone] = update.snapshot;
@@ -381,7 +746,7 @@ nlohmann::json App::Diagnostics() {
           {"inference_ms", inference.contains("p50") ? inference["p50"] : nlohmann::json(nullptr)},
           {"frames_captured", frames_captured_.load()},
           {"frames_inferred", frames_inferred_},
-          {"frames_dropped", slot_.dropped()},
+          {"frames_dropped", frames_dropped_before_ + pipeline_->slot.dropped()},
           {"frames_skipped", frames_skipped_.load()},
           {"camera_state", camera_state_}};
 }
@@ -397,15 +762,47 @@ void App::ScheduleDiagnostics() {
   });
 }
 
-nlohmann::json App::HandleRequest(const std::string& cmd, const nlohmann::json& request) {
+nlohmann::json App::Stats() {
   const auto now = std::chrono::steady_clock::now();
   const double uptime_s = std::chrono::duration<double>(now - started_).count();
+  nlohmann::json stats = {
+      {"frames_captured", frames_captured_.load()},
+      {"frames_inferred", frames_inferred_},
+      {"frames_dropped", frames_dropped_before_ + pipeline_->slot.dropped()},
+      {"frames_skipped", frames_skipped_.load()},
+      {"frames_bad", frames_bad_.load()},
+      {"inference_errors", inference_errors_},
+      {"source_errors", source_errors_.load()},
+      {"source_retries", source_retries_.load()},
+      {"reloads", reloads_},
+      {"reloads_refused", reloads_refused_},
+      {"fps", Round3(rate_.PerSecond(now))},
+      {"uptime_s", Round3(uptime_s)},
+      {"arena_bytes", pipeline_->classifier->arena_bytes()},
+      {"latency_ms",
+       {{"capture_to_result", capture_to_result_ms_.ToJson()},
+        {"preprocess", preprocess_ms_.ToJson()},
+        {"inference", inference_ms_.ToJson()}}}};
+  {
+    std::lock_guard lock(capture_cpu_mutex_);
+    stats["capture_cpu_ms"] = capture_cpu_ms_.ToJson();
+  }
+  if (mqtt_) {
+    const auto s = mqtt_->stats();
+    stats["mqtt"] = {{"connected", s.connected}, {"published", s.published}, {"queued", s.queued},
+                     {"dropped", s.dropped}, {"reconnects", s.reconnects}};
+  }
+  if (socket_) stats["socket_clients"] = socket_->client_count();
+  return stats;
+}
+
+nlohmann::json App::HandleRequest(const std::string& cmd, const nlohmann::json& request) {
   if (cmd == "latest") return latest_ ? *latest_ : nlohmann::json(nullptr);
   if (cmd == "state") {
     nlohmann::json zones = nlohmann::json::object();
-    for (size_t z = 0; z < trackers_.size(); ++z) {
-      zones[trackers_[z].spec().name] =
-          zone_states_[z].is_null() ? nlohmann::json{{"zone", trackers_[z].spec().name}, {"state", nullptr}}
+    for (size_t z = 0; z < pipeline_->trackers.size(); ++z) {
+      zones[pipeline_->trackers[z].spec().name] =
+          zone_states_[z].is_null() ? nlohmann::json{{"zone", pipeline_->trackers[z].spec().name}, {"state", nullptr}}
                                     : zone_states_[z];
     }
     return {{"camera", config_.camera.name}, {"zones", zones}};
@@ -415,49 +812,25 @@ nlohmann::json App::HandleRequest(const std::string& cmd, const nlohmann::json& 
     if (request.contains("zone")) {
       if (!request["zone"].is_string()) throw std::runtime_error("\"zone\" must be a zone name");
       const std::string name = request["zone"].get<std::string>();
-      while (z < trackers_.size() && trackers_[z].spec().name != name) ++z;
-      if (z == trackers_.size()) throw std::runtime_error("no zone \"" + name + "\"");
+      while (z < pipeline_->trackers.size() && pipeline_->trackers[z].spec().name != name) ++z;
+      if (z == pipeline_->trackers.size()) throw std::runtime_error("no zone \"" + name + "\"");
     }
     if (!snapshots_[z]) return nullptr;
     nlohmann::json out = snapshot_info_[z];
-    out["zone"] = trackers_[z].spec().name;
+    out["zone"] = pipeline_->trackers[z].spec().name;
     out["content_type"] = "image/jpeg";
     out["bytes"] = snapshots_[z]->size();
     out["jpeg_base64"] = Base64(*snapshots_[z]);
     return out;
   }
   if (cmd == "version") {
-    return {{"version", LOOKOUT_VERSION}, {"model", classifier_->model_name()}, {"event_schema", kEventSchemaVersion}};
+    return {{"version", LOOKOUT_VERSION}, {"model", pipeline_->classifier->model_name()}, {"event_schema", kEventSchemaVersion}};
   }
-  if (cmd == "stats") {
-    nlohmann::json stats = {
-        {"frames_captured", frames_captured_.load()},
-        {"frames_inferred", frames_inferred_},
-        {"frames_dropped", slot_.dropped()},
-        {"frames_skipped", frames_skipped_.load()},
-        {"inference_errors", inference_errors_},
-        {"fps", Round3(rate_.PerSecond(now))},
-        {"uptime_s", Round3(uptime_s)},
-        {"arena_bytes", classifier_->arena_bytes()},
-        {"latency_ms",
-         {{"capture_to_result", capture_to_result_ms_.ToJson()},
-          {"preprocess", preprocess_ms_.ToJson()},
-          {"inference", inference_ms_.ToJson()}}}};
-    {
-      std::lock_guard lock(capture_cpu_mutex_);
-      stats["capture_cpu_ms"] = capture_cpu_ms_.ToJson();
-    }
-    if (mqtt_) {
-      const auto s = mqtt_->stats();
-      stats["mqtt"] = {{"connected", s.connected}, {"published", s.published}, {"queued", s.queued},
-                       {"dropped", s.dropped}, {"reconnects", s.reconnects}};
-    }
-    if (socket_) stats["socket_clients"] = socket_->client_count();
-    return stats;
-  }
+  if (cmd == "stats") return Stats();
   if (cmd == "health") {
     const int64_t last = last_frame_ns_.load();
     nlohmann::json camera = {{"name", config_.camera.name}, {"state", camera_state_}};
+    if (!camera_error_.empty()) camera["error"] = camera_error_;
     if (last != 0) camera["last_frame_age_ms"] = Round3(static_cast<double>(SteadyNowNs() - last) / 1e6);
     nlohmann::json health = {{"status", camera_state_ == "running" ? "ok" : "degraded"}, {"camera", camera}};
     if (mqtt_) {
@@ -474,12 +847,9 @@ nlohmann::json App::HandleRequest(const std::string& cmd, const nlohmann::json& 
 void App::Shutdown(const std::string& reason) {
   if (shut_down_) return;
   shut_down_ = true;
-  stopping_ = true;
   spdlog::info("stopping: {}", reason);
   Notify("STOPPING=1\nSTATUS=stopping: " + reason);
-  source_->Stop();
-  slot_.Close();
-  if (worker_.joinable()) worker_.join();
+  StopPipeline();
   watchdog_timer_.cancel();
   diagnostics_timer_.cancel();
   signals_.cancel();
@@ -492,9 +862,12 @@ void App::ScheduleWatchdog() {
   watchdog_timer_.expires_after(watchdog_interval_);
   watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || shut_down_) return;
-    // Ping only while frames flow: a stalled camera lets systemd restart us.
+    // Ping only while frames flow, or while the source is retrying a lost
+    // camera with its own backoff (a restart would not bring it back
+    // sooner): a stalled camera lets systemd restart us.
     const int64_t age_ns = SteadyNowNs() - last_frame_ns_.load();
-    if (age_ns < std::chrono::duration_cast<std::chrono::nanoseconds>(watchdog_interval_ * 2).count()) {
+    if (camera_state_ == "reconnecting" ||
+        age_ns < std::chrono::duration_cast<std::chrono::nanoseconds>(watchdog_interval_ * 2).count()) {
       Notify("WATCHDOG=1");
     } else {
       spdlog::warn("no frame for {:.1f} s: withholding the watchdog ping", static_cast<double>(age_ns) / 1e9);

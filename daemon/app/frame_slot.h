@@ -44,6 +44,13 @@ class FrameSlot {
     ready_.notify_all();
   }
 
+  /// Opens a closed slot again (for a new run), without a pending frame.
+  void Reopen() {
+    std::lock_guard lock(mutex_);
+    closed_ = false;
+    frame_.reset();
+  }
+
   /// Frames replaced before the worker took them.
   uint64_t dropped() const {
     std::lock_guard lock(mutex_);

@@ -152,6 +152,44 @@ void MqttPublisher::PublishState(std::string topic, std::string payload) {
   Enqueue({std::move(topic), std::move(payload), true}, true);
 }
 
+void MqttPublisher::SetZones(std::vector<ZoneInfo> zones, std::string model) {
+  std::vector<std::string> removed;
+  {
+    std::lock_guard lock(mutex_);
+    DeviceInfo device = device_;
+    device.model = std::move(model);
+    std::set<std::string> configs;
+    for (const DiscoveryMessage& m : DiscoveryMessages(config_, device, topics_, zones)) configs.insert(m.topic);
+    for (const DiscoveryMessage& m : DiscoveryMessages(config_, device_, topics_, zones_)) {
+      if (configs.count(m.topic) == 0) removed.push_back(m.topic);
+    }
+    // Each zone's own topics, then every state under a zone that is not one of them.
+    std::set<std::string> kept;
+    for (const ZoneInfo& zone : zones) {
+      for (const std::string& topic : {topics_.ZoneState(zone.name), topics_.ZoneAttributes(zone.name),
+                                       topics_.ZoneSnapshot(zone.name)}) {
+        kept.insert(topic);
+      }
+      for (const std::string& group : zone.groups) kept.insert(topics_.ZoneGroup(zone.name, group));
+    }
+    for (const ZoneInfo& zone : zones_) {
+      const std::string under = topics_.prefix + "/" + zone.name + "/";
+      for (auto it = states_.begin(); it != states_.end();) {
+        if (it->first.rfind(under, 0) == 0 && kept.count(it->first) == 0) {
+          removed.push_back(it->first);
+          it = states_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    device_ = std::move(device);
+    zones_ = std::move(zones);
+    if (ready_ && !stopping_) PublishDiscoveryLocked();
+  }
+  for (std::string& topic : removed) Enqueue({std::move(topic), std::string(), true}, false);
+}
+
 void MqttPublisher::Enqueue(Message message, bool state) {
   std::lock_guard lock(mutex_);
   if (state) states_[message.topic] = message.payload;

@@ -96,6 +96,13 @@ class MqttPublisher {
   /// birth message). `payload` may be binary (a JPEG).
   void PublishState(std::string topic, std::string payload);
 
+  /// Replaces the zones (and the device's model name) that discovery
+  /// announces, after a reload: the new discovery configs are published
+  /// when connected (else on connect), and for what is gone (zones, groups)
+  /// an empty retained message removes its discovery config and clears its
+  /// retained state topics, so Home Assistant drops the entity. Thread-safe.
+  void SetZones(std::vector<ZoneInfo> zones, std::string model);
+
   /// If connected, publishes "offline" (retained) and waits for the broker's
   /// acknowledgement for at most 2 s; then disconnects and joins the network
   /// thread. Queued events are discarded. Idempotent.
@@ -138,8 +145,8 @@ class MqttPublisher {
                      bool retain, int* mid = nullptr);
 
   const config::MqttConfig config_;
-  const DeviceInfo device_;
-  const std::vector<ZoneInfo> zones_;
+  DeviceInfo device_;             // Guarded by mutex_ (SetZones() changes the model).
+  std::vector<ZoneInfo> zones_;   // Guarded by mutex_.
   const CameraTopics topics_;
   const std::string status_topic_;     // <discovery prefix>/status (Home Assistant's birth).
   mosquitto* mosq_ = nullptr;

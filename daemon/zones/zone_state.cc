@@ -64,6 +64,25 @@ ZoneTracker::ZoneTracker(ZoneSpec spec)
   }
 }
 
+bool ZoneTracker::SameZone(const ZoneSpec& other) const {
+  if (other.name != spec_.name || other.region != spec_.region || other.groups.size() != spec_.groups.size()) {
+    return false;
+  }
+  for (size_t g = 0; g < spec_.groups.size(); ++g) {
+    if (other.groups[g].name != spec_.groups[g].name || other.groups[g].classes != spec_.groups[g].classes) return false;
+  }
+  return true;
+}
+
+void ZoneTracker::Restore(const ZoneTracker& previous) {
+  state_.Restore(previous.state_);
+  for (size_t g = 0; g < groups_.size() && g < previous.groups_.size(); ++g) groups_[g].Restore(previous.groups_[g]);
+  score_ = previous.score_;
+  top_k_ = previous.top_k_;
+  seq_ = previous.seq_;
+  since_ = previous.since_;
+}
+
 ZoneTracker::Changes ZoneTracker::Update(const ZoneCandidate& candidate,
                                          const std::vector<ClassScore>& top_k, uint64_t seq,
                                          std::chrono::system_clock::time_point wall_time,

@@ -46,6 +46,12 @@ class Confirmer {
   const std::string& value() const { return value_; }
   /// When value() was adopted.
   Clock::time_point since() const { return since_; }
+  /// Takes `other`'s confirmed value and its time, not its pending
+  /// observations nor its thresholds (a reload that changed them).
+  void Restore(const Confirmer& other) {
+    value_ = other.value_;
+    since_ = other.since_;
+  }
 
  private:
   int confirm_;
@@ -98,6 +104,13 @@ class ZoneTracker {
                  uint64_t seq, std::chrono::system_clock::time_point wall_time, Clock::time_point now);
 
   const ZoneSpec& spec() const { return spec_; }
+  /// True when `other` watches the same thing: same name, region and groups
+  /// (thresholds, confirm_frames and min_hold_s may differ).
+  bool SameZone(const ZoneSpec& other) const;
+  /// Takes over `previous`'s confirmed state, group states and attributes
+  /// (a reload that kept this zone), keeping this tracker's spec. Requires
+  /// SameZone(previous.spec()).
+  void Restore(const ZoneTracker& previous);
   /// The confirmed state; empty until the first is confirmed.
   const std::string& state() const { return state_.value(); }
   /// kOn / kOff for spec().groups[i]; empty until confirmed.

@@ -27,7 +27,7 @@ using nlohmann::json;
 // Every key, in reference order.
 const std::vector<std::string> kAllPointers = {
     "/camera/name", "/camera/type", "/camera/device", "/camera/width", "/camera/height",
-    "/camera/fps", "/camera/loop", "/camera/max_frames", "/camera/max_fps",
+    "/camera/fps", "/camera/loop", "/camera/max_frames", "/camera/max_fps", "/camera/max_frame_pixels",
     "/model/path", "/model/labels", "/model/groups", "/model/threads", "/model/backend",
     "/model/center_crop", "/model/mean", "/model/std",
     "/output/top_k", "/output/score_threshold",
@@ -42,6 +42,7 @@ const std::vector<std::string> kAllPointers = {
     "/mqtt/tls/enabled", "/mqtt/tls/ca_file", "/mqtt/tls/cert_file", "/mqtt/tls/key_file",
     "/mqtt/tls/verify",
     "/mqtt/discovery/enabled", "/mqtt/discovery/prefix",
+    "/log/level", "/log/repeats_per_minute",
 };
 
 std::vector<std::string> TablePointers() {
@@ -90,7 +91,7 @@ TEST_CASE("ConfigToJson of a default Config shows every key with its default", "
   // dump() tells 0 from 0.0, which json's operator== does not.
   const json expected = json::parse(R"({
     "camera": {"name": "camera", "type": "images", "device": "", "width": 0, "height": 0,
-               "fps": 0.0, "loop": false, "max_frames": 0, "max_fps": 0.0},
+               "fps": 0.0, "loop": false, "max_frames": 0, "max_fps": 0.0, "max_frame_pixels": 16777216},
     "model": {"path": "", "labels": "", "groups": "", "threads": 1, "backend": "xnnpack",
               "center_crop": false, "mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5]},
     "output": {"top_k": 5, "score_threshold": 0.0},
@@ -105,7 +106,8 @@ TEST_CASE("ConfigToJson of a default Config shows every key with its default", "
              "diagnostics_interval_s": 60,
              "tls": {"enabled": false, "ca_file": "", "cert_file": "", "key_file": "",
                      "verify": true},
-             "discovery": {"enabled": true, "prefix": "homeassistant"}}
+             "discovery": {"enabled": true, "prefix": "homeassistant"}},
+    "log": {"level": "info", "repeats_per_minute": 5}
   })");
   CHECK(dumped.dump(1) == expected.dump(1));
 }
@@ -121,6 +123,7 @@ TEST_CASE("a config unlike the defaults in every key dumps and parses back", "[c
   c.camera.loop = true;
   c.camera.max_frames = 99;
   c.camera.max_fps = 2.5;
+  c.camera.max_frame_pixels = 1000000;
   c.model.path = "/opt/m.tflite";
   c.model.labels = "/opt/labels.txt";
   c.model.groups = "/opt/groups.json";
@@ -171,11 +174,14 @@ TEST_CASE("a config unlike the defaults in every key dumps and parses back", "[c
   c.mqtt.tls.verify = false;
   c.mqtt.discovery.enabled = false;
   c.mqtt.discovery.prefix = "ha";
+  c.log.level = "debug";
+  c.log.repeats_per_minute = 20;
 
   const json dumped = ConfigToJson(c);
   const json expected = json::parse(R"({
     "camera": {"name": "porch", "type": "video", "device": "/srv/clip.mp4", "width": 640,
-               "height": 480, "fps": 7.5, "loop": true, "max_frames": 99, "max_fps": 2.5},
+               "height": 480, "fps": 7.5, "loop": true, "max_frames": 99, "max_fps": 2.5,
+               "max_frame_pixels": 1000000},
     "model": {"path": "/opt/m.tflite", "labels": "/opt/labels.txt",
               "groups": "/opt/groups.json", "threads": 3,
               "backend": "reference", "center_crop": true, "mean": [1.0, 2.0, 3.0],
@@ -193,7 +199,8 @@ TEST_CASE("a config unlike the defaults in every key dumps and parses back", "[c
              "diagnostics_interval_s": 30,
              "tls": {"enabled": true, "ca_file": "/etc/ca.crt", "cert_file": "/etc/c.crt",
                      "key_file": "/etc/c.key", "verify": false},
-             "discovery": {"enabled": false, "prefix": "ha"}}
+             "discovery": {"enabled": false, "prefix": "ha"}},
+    "log": {"level": "debug", "repeats_per_minute": 20}
   })");
   CHECK(dumped.dump(1) == expected.dump(1));
 
@@ -282,7 +289,7 @@ TEST_CASE("integer and number ranges in the reference are those the parser enfor
     ++checked;
   }
   // 16 integers, /camera/fps, /camera/max_fps and /mqtt/results_max_per_s.
-  CHECK(checked == 19);
+  CHECK(checked == 21);
 }
 
 TEST_CASE("docs/config.md holds the current generated reference", "[config]") {

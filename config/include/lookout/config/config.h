@@ -39,6 +39,7 @@ struct CameraConfig {
   bool loop = false;             ///< Images and video: start again at the end instead of stopping.
   int64_t max_frames = 0;        ///< Stop the daemon after this many captured frames; 0 = never.
   double max_fps = 0.0;          ///< Cap of processed (classified) frames per second, >= 0; 0 = every frame. Frames above the cap are skipped and counted.
+  int64_t max_frame_pixels = 16777216;  ///< Largest frame accepted, in pixels (width x height); larger ones are refused (image files before decoding) and counted; 0 = no limit.
 
   bool operator==(const CameraConfig&) const = default;
 };
@@ -142,6 +143,14 @@ struct MqttConfig {
   bool operator==(const MqttConfig&) const = default;
 };
 
+/// `/log`: lookoutd's log.
+struct LogConfig {
+  std::string level = "info";      ///< trace, debug, info, warn or error; `--log-level` overrides it.
+  int32_t repeats_per_minute = 5;  ///< Identical lines printed per minute, >= 1; the rest are counted and the count logged.
+
+  bool operator==(const LogConfig&) const = default;
+};
+
 /// The whole daemon configuration.
 struct Config {
   CameraConfig camera;
@@ -151,6 +160,7 @@ struct Config {
   SnapshotConfig snapshot;
   SocketConfig socket;
   MqttConfig mqtt;
+  LogConfig log;
 
   bool operator==(const Config&) const = default;
 };
