@@ -111,8 +111,9 @@ FieldTable BuildTable() {
       .Optional<&CameraConfig::height>("height", Integer{.min = 0},
           "Requested capture height in pixels; `0` = the source's default.")
       .Optional<&CameraConfig::fps>("fps", Number{.min = 0.0},
-          "Frames per second. `images`: pacing (`0` = 1 fps); others: requested rate "
-          "(`0` = native).")
+          "Frames per second. `images`: pacing (`0` = 1 fps); `video`: pacing (`0` = the "
+          "file's own rate, or as fast as frames decode when it states none); cameras and "
+          "streams: requested rate (`0` = native).")
       .Optional<&CameraConfig::loop>("loop", Boolean{},
           "`images`, `video`: start again at the end instead of stopping.")
       .Optional<&CameraConfig::max_frames>("max_frames", Integer{.min = 0},

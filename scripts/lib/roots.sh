@@ -55,7 +55,21 @@ roots_host_tools() {
 # to build, test and package Lookout, plus the aarch64 cross compiler.
 roots_buildroot() {
   local release=$1 dir="$LOOKOUT_ROOTS_DIR/$1-amd64"
+  local pkgs=("${LOOKOUT_LIB_DEV_PACKAGES[@]}" "${LOOKOUT_BUILD_TOOLS[@]}" "${LOOKOUT_TEST_PACKAGES[@]}"
+              g++-aarch64-linux-gnu dpkg-dev fakeroot lintian file)
   if [ -f "$dir/.lookout-root-complete" ]; then
+    # A root made before a package joined the lists gets it added.
+    local missing=() p
+    for p in "${pkgs[@]}"; do
+      chroot "$dir" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+      roots_need_root
+      roots_log "adding ${missing[*]} to $dir"
+      cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+      { chroot "$dir" apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2
+    fi
     echo "$dir"
     return
   fi
@@ -63,8 +77,6 @@ roots_buildroot() {
   roots_host_tools
   rm -rf "$dir"
   mkdir -p "$LOOKOUT_ROOTS_DIR"
-  local pkgs=("${LOOKOUT_LIB_DEV_PACKAGES[@]}" "${LOOKOUT_BUILD_TOOLS[@]}" "${LOOKOUT_TEST_PACKAGES[@]}"
-              g++-aarch64-linux-gnu dpkg-dev fakeroot lintian file)
   roots_log "making the $release build root in $dir (mmdebstrap, $(roots_mirror))"
   local IFS=,
   mmdebstrap --quiet --variant=buildd --include="${pkgs[*]}" \

@@ -68,6 +68,7 @@ expect() {  # expect KEY VALUE: the template's one KEY= line is VALUE
 expect ExecStartPre "$lookoutd --check-config $config_dir/%i.json"
 expect ExecStart "$lookoutd --config $config_dir/%i.json"
 expect RuntimeDirectory "lookout/%i"
+expect ExecReload "/bin/kill -HUP \$MAINPID"
 echo "template: ExecStart=$(sed -n 's/^ExecStart=//p' "$template")"
 
 # Everything else (type, watchdog, restart, user, hardening, install) alike.

@@ -35,7 +35,7 @@ struct CameraConfig {
   std::string device;            ///< Required (but libcamera): path, device, URL or camera id (see SourceType).
   int32_t width = 0;             ///< Requested capture width in pixels, >= 0; 0 = source default.
   int32_t height = 0;            ///< Requested capture height in pixels, >= 0; 0 = source default.
-  double fps = 0.0;              ///< Frame rate (frames/s), >= 0; images: pacing (0 = 1 fps), others: request (0 = native).
+  double fps = 0.0;              ///< Frame rate (frames/s), >= 0; images: pacing (0 = 1 fps); video: pacing (0 = the file's rate); others: request (0 = native).
   bool loop = false;             ///< Images and video: start again at the end instead of stopping.
   int64_t max_frames = 0;        ///< Stop the daemon after this many captured frames; 0 = never.
   double max_fps = 0.0;          ///< Cap of processed (classified) frames per second, >= 0; 0 = every frame. Frames above the cap are skipped and counted.
