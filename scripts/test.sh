@@ -17,6 +17,9 @@ if [ "${1:-}" = "--sanitize" ]; then
   EXTRA=(-DLOOKOUT_SANITIZE=ON)
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  # The soak's memory bounds mean nothing under ASan (its quarantine grows
+  # on purpose); the plain build runs it.
+  export LOOKOUT_SOAK_SECONDS=${LOOKOUT_SOAK_SECONDS:-0}
 fi
 
 ./scripts/setup.sh

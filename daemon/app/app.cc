@@ -450,7 +450,14 @@ void App::Reload() {
       return refuse(std::string("capture: ") + e.what());
     }
     generation_ = pipeline_->generation;
-    applied.push_back("pipeline rebuilt (camera, model, output, zones, snapshot)");
+    std::string sections;
+    for (const auto& [name, changed] :
+         {std::pair{"camera", next.camera != config_.camera}, std::pair{"model", next.model != config_.model},
+          std::pair{"output", next.output != config_.output}, std::pair{"zones", next.zones != config_.zones},
+          std::pair{"snapshot", next.snapshot != config_.snapshot}}) {
+      if (changed) sections += std::string(sections.empty() ? "" : ", ") + name;
+    }
+    applied.push_back("pipeline rebuilt (" + sections + " changed)");
   }
   if (socket) {
     std::unique_ptr<SocketServer> previous = std::move(socket_);

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/process.h"
+#include "support/tcp_port.h"
 #include "support/temp_dir.h"
 #include "support/test_support.h"
 #include "support/unix_client.h"
@@ -309,4 +310,37 @@ TEST_CASE("libraries' repeated lines on standard error are limited to repeats_pe
   // one more before it stopped.
   CHECK(*not_shown >= 12 - 2);
   CHECK(*not_shown <= 13 - 2);
+}
+
+TEST_CASE("an RTSP camera that refuses connections: lookoutd starts, retries with backoff and says so in health",
+          "[integration]") {
+  TempDir dir;
+  json config = Config(dir.path(), SourceDir() / "tests/data/images");
+  // A port nothing listens on (FreeTcpPort() closes what it bound).
+  const int port = lookout::testing::FreeTcpPort();
+  config["camera"] = {{"name", "gone"}, {"type", "rtsp"}, {"device", "rtsp://127.0.0.1:" + std::to_string(port) + "/stream"}};
+  Write(dir.path() / "lookoutd.json", config.dump(2));
+  Process daemon({Lookoutd(), "--config", (dir.path() / "lookoutd.json").string()}, dir.path() / "out",
+                 dir.path() / "err");
+  INFO(daemon.Stderr());
+  REQUIRE(WaitUntil([&] { return Accepts(dir.path() / "lookoutd.sock"); }, 120s));
+  Client query(dir.path() / "lookoutd.sock");
+  json health, stats;
+  // The backoff starts at 0.5 s and doubles: two retries within a few seconds.
+  CHECK(WaitUntil(
+      [&] {
+        stats = query.Request({{"cmd", "stats"}}).at("result");
+        return stats.at("source_retries").get<int>() >= 2;
+      },
+      60s));
+  health = query.Request({{"cmd", "health"}}).at("result");
+  INFO(health.dump() << stats.dump());
+  CHECK(health.at("status") == "degraded");
+  CHECK(health.at("camera").at("state") == "reconnecting");
+  CHECK(health.at("camera").at("error").get<std::string>().find("127.0.0.1:" + std::to_string(port)) !=
+        std::string::npos);
+  CHECK(stats.at("frames_captured") == 0);
+  CHECK(daemon.Running());
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(60s) == 0);
 }
