@@ -2,6 +2,7 @@
 
 #include "cli/model_tools.h"
 
+#include <cerrno>
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -21,7 +22,7 @@ double MillisecondsSince(std::chrono::steady_clock::time_point start) {
 
 Labels Labels::Load(const std::filesystem::path& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read label file " + path.string());
+  if (!in) throw std::runtime_error("cannot read label file " + path.string() + ": " + std::strerror(errno));
   Labels labels;
   std::string line;
   while (std::getline(in, line)) {

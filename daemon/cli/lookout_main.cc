@@ -108,7 +108,7 @@ int RunQuery(const std::string& socket_path, const std::string& command, int cou
         std::ofstream out(options.snapshot_output, std::ios::binary);
         const std::string jpeg = DecodeBase64(result["jpeg_base64"].get<std::string>());
         out.write(jpeg.data(), static_cast<std::streamsize>(jpeg.size()));
-        if (!out) throw std::runtime_error("cannot write " + options.snapshot_output);
+        if (!out) throw std::runtime_error("cannot write " + options.snapshot_output + ": " + std::strerror(errno));
         nlohmann::json shown = reply;
         shown["result"].erase("jpeg_base64");
         shown["result"]["file"] = options.snapshot_output;

@@ -1,5 +1,7 @@
 #include "cli/model_tools.h"
 
+#include <cstring>
+#include <cerrno>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -67,7 +69,7 @@ void FillInput(runtime::Interpreter& interpreter, const std::string& path) {
     return;
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
+  if (!in) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() != input.size()) {
     throw std::runtime_error(path + " has " + std::to_string(bytes.size()) + " bytes; input tensor 0 needs exactly " +
@@ -159,7 +161,7 @@ int RunRaw(const std::string& model_path, const std::string& input_path, const s
            const runtime::InterpreterOptions& options) {
   auto interpreter = LoadInterpreter(model_path, options);
   std::ifstream in(input_path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + input_path);
+  if (!in) throw std::runtime_error("cannot read " + input_path + ": " + std::strerror(errno));
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto input = interpreter->input_data(0);
   const auto& details = interpreter->input_details(0);
@@ -174,7 +176,7 @@ int RunRaw(const std::string& model_path, const std::string& input_path, const s
   const auto output = interpreter->output_data(0);
   std::ofstream out(output_path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(output.data()), static_cast<std::streamsize>(output.size()));
-  if (!out) throw std::runtime_error("cannot write " + output_path);
+  if (!out) throw std::runtime_error("cannot write " + output_path + ": " + std::strerror(errno));
   return 0;
 }
 
@@ -445,7 +447,7 @@ int RunExportC(const std::string& model_path, const std::string& name_arg, const
       << "// Its length in bytes.\n"
       << "extern const std::size_t " << name << "_len;\n\n"
       << "#endif  // " << guard << "\n";
-    if (!h) throw std::runtime_error("cannot write " + header.string());
+    if (!h) throw std::runtime_error("cannot write " + header.string() + ": " + std::strerror(errno));
   }
   {
     std::ofstream c(source, std::ios::trunc);
@@ -458,7 +460,7 @@ int RunExportC(const std::string& model_path, const std::string& name_arg, const
       c << hex << (i + 1 < bytes.size() ? "," : "");
     }
     c << "\n};\n\nconst std::size_t " << name << "_len = " << bytes.size() << ";\n";
-    if (!c) throw std::runtime_error("cannot write " + source.string());
+    if (!c) throw std::runtime_error("cannot write " + source.string() + ": " + std::strerror(errno));
   }
   std::printf("%s\n%s\n", header.string().c_str(), source.string().c_str());
   return 0;

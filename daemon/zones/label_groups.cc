@@ -1,5 +1,7 @@
 #include "zones/label_groups.h"
 
+#include <cstring>
+#include <cerrno>
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -52,7 +54,7 @@ LabelGroups LabelGroups::Parse(const std::string& json_text, const Labels& label
 
 LabelGroups LabelGroups::Load(const std::filesystem::path& path, const Labels& labels) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read label groups file " + path.string());
+  if (!in) throw std::runtime_error("cannot read label groups file " + path.string() + ": " + std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
   return Parse(text.str(), labels, path.string());
