@@ -799,7 +799,10 @@ nlohmann::json App::Stats() {
     stats["mqtt"] = {{"connected", s.connected}, {"published", s.published}, {"queued", s.queued},
                      {"dropped", s.dropped}, {"reconnects", s.reconnects}};
   }
-  if (socket_) stats["socket_clients"] = socket_->client_count();
+  if (socket_) {
+    stats["socket_clients"] = socket_->client_count();
+    stats["socket_dropped_clients"] = socket_->dropped_clients();
+  }
   return stats;
 }
 

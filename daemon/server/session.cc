@@ -27,7 +27,7 @@ void Session::Start() { Read(); }
 bool Session::Send(std::shared_ptr<const std::string> line) {
   if (closed_) return true;
   const size_t bytes = line->size() + 1;
-  if (queued_bytes_ + bytes > max_queued_bytes_) return false;
+  if (queued_bytes_ > 0 && queued_bytes_ + bytes > max_queued_bytes_) return false;
   queue_.push_back(std::move(line));
   queued_bytes_ += bytes;
   if (!writing_) Write();
@@ -57,17 +57,22 @@ void Session::Read() {
 
 void Session::OnRead(const error_code& ec, size_t n) {
   if (closed_ || close_after_flush_) return;
-  auto host = host_.lock();
-  if (!host) return;
-  const bool eof = ec == asio::error::eof;
-  if (ec && !eof) {
+  eof_ = ec == asio::error::eof;
+  if (ec && !eof_) {
     Close("read failed: " + ec.message());
     return;
   }
   pending_.append(read_buffer_.data(), n);
+  HandlePending();
+}
 
+void Session::HandlePending() {
+  auto host = host_.lock();
+  if (!host) return;
+  const size_t resume_below = max_queued_bytes_ / 2;
   size_t start = 0;
-  for (size_t newline; open() && (newline = pending_.find('\n', start)) != std::string::npos;
+  for (size_t newline; open() && queued_bytes_ < resume_below &&
+                       (newline = pending_.find('\n', start)) != std::string::npos;
        start = newline + 1) {
     const size_t length = newline - start;
     if (length > protocol::kMaxRequestBytes) break;  // Reported below.
@@ -75,6 +80,10 @@ void Session::OnRead(const error_code& ec, size_t n) {
   }
   pending_.erase(0, start);
   if (!open()) return;
+  if (queued_bytes_ >= resume_below && pending_.find('\n') != std::string::npos) {
+    paused_ = true;  // OnWrite() comes back here once the client has read.
+    return;
+  }
 
   // Without a newline within the limit there is no telling where the next
   // request starts, so the connection cannot be resynchronised.
@@ -83,7 +92,7 @@ void Session::OnRead(const error_code& ec, size_t n) {
     CloseAfterFlush();
     return;
   }
-  if (eof) {
+  if (eof_) {
     // A last request without its newline ("printf latest | nc -U ...").
     if (!pending_.empty()) host->OnLine(*this, pending_);
     pending_.clear();
@@ -122,8 +131,13 @@ void Session::OnWrite(const error_code& ec) {
     queue_.pop_front();
   }
   in_flight_ = 0;
+  if (paused_ && queued_bytes_ < max_queued_bytes_ / 2) {
+    paused_ = false;
+    HandlePending();
+    if (closed_) return;
+  }
   if (!queue_.empty()) {
-    Write();
+    Write();  // HandlePending()'s replies did not start one: writing_ was still set.
     return;
   }
   writing_ = false;

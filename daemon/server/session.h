@@ -52,7 +52,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   /// Queues one line (the newline is added). Returns false, queueing
   /// nothing, when the output queue would exceed its bound; the caller then
-  /// drops the client. True (nothing queued) once closed.
+  /// drops the client. A line is always taken when the queue is empty, so
+  /// the bound is exceeded by at most one line. True (nothing queued) once
+  /// closed.
+  ///
+  /// Requests are read only while the queue is below half its bound: a
+  /// client that sends many requests at once gets its replies as fast as it
+  /// reads them and is never dropped for it; only events it does not read
+  /// fill the queue.
   bool Send(std::shared_ptr<const std::string> line);
 
   /// Sends what is queued, then closes; reads nothing more.
@@ -75,6 +82,9 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void Read();
   void OnRead(const boost::system::error_code& ec, size_t n);
+  // Handles the complete lines in pending_ while the queue is below half its
+  // bound, then reads on, or waits for OnWrite() to drain the queue.
+  void HandlePending();
   void Write();
   void OnWrite(const boost::system::error_code& ec);
 
@@ -92,6 +102,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool subscribed_ = false;
   bool close_after_flush_ = false;
   bool closed_ = false;
+  bool eof_ = false;     // The client has shut down its side.
+  bool paused_ = false;  // Requests wait in pending_ for the queue to drain.
 };
 
 }  // namespace lookout::daemon

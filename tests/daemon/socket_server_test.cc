@@ -271,6 +271,34 @@ TEST_CASE("socket: a subscriber that does not read is dropped, others get everyt
   CHECK(stuck.WaitClosed());
 }
 
+TEST_CASE("socket: a client that sends many requests at once gets every reply and is not dropped",
+          "[socket]") {
+  Fixture f([](config::SocketConfig& c) { c.max_client_buffer_bytes = 4096; });
+  Client client(f.config.path);
+  // 2000 replies of ~250 bytes: 500 KB, far beyond the 4 KiB bound plus the
+  // kernel's buffers. The server reads requests only as the replies drain,
+  // so the sender blocks at times: it runs on a thread of its own.
+  constexpr int kRequests = 2000;
+  const std::string padding(200, 'p');
+  std::string batch;
+  for (int i = 0; i < kRequests; ++i) batch += json({{"cmd", "echo"}, {"id", i}, {"pad", padding}}).dump() + "\n";
+  std::thread sending([&] { client.SendRaw(batch); });
+  int in_order = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const std::optional<std::string> line = client.ReadLine();
+    if (!line) break;
+    if (json::parse(*line)["id"] == i) ++in_order;
+  }
+  sending.join();
+  CHECK(in_order == kRequests);
+  CHECK(f.server->dropped_clients() == 0);
+  // One reply larger than the whole bound still comes, whole.
+  const std::string big(10000, 'b');
+  const json reply = client.Request({{"cmd", "echo"}, {"id", "big"}, {"pad", big}});
+  CHECK(reply["result"]["pad"] == big);
+  CHECK(f.server->dropped_clients() == 0);
+}
+
 TEST_CASE("socket: connections beyond max_clients get one error line", "[socket]") {
   Fixture f([](config::SocketConfig& c) { c.max_clients = 1; });
   Client first(f.config.path);
