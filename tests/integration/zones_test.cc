@@ -310,8 +310,13 @@ TEST_CASE("zones: real photos, two zones, confirmed states over MQTT through thr
   // saw every frame from its subscription on; MQTT has all of those, each
   // once after QoS 1 resends are set aside, in the same order.
   std::vector<uint64_t> mqtt_results;
+  uint64_t newest = 0;
   for (const auto& m : subscriber.Messages("lookout/zt/result")) {
     const uint64_t seq = json::parse(m.payload).at("seq");
+    // Anything older than the newest seen is a QoS 1 resend after a
+    // reconnect: at most libmosquitto's in-flight window (20) back.
+    CHECK(seq + 20 >= newest);
+    newest = std::max(newest, seq);
     if (std::find(mqtt_results.begin(), mqtt_results.end(), seq) != mqtt_results.end()) continue;
     mqtt_results.push_back(seq);
   }

@@ -63,7 +63,14 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  void Signal(int signo) { ::kill(pid_, signo); }
+  // Only while the child is not reaped: kill(-1, ...) would signal every
+  // process the test may signal.
+  void Signal(int signo) {
+    if (pid_ > 0) ::kill(pid_, signo);
+  }
+  // The child's process id while it runs (-1 once reaped): for reading its
+  // /proc/<pid>/ figures. Under an emulator it is the emulator's process.
+  pid_t pid() const { return pid_; }
   bool Running() {
     if (pid_ <= 0) return false;
     int status = 0;
