@@ -178,7 +178,7 @@ void LabelsFromCamera(const std::string& propagation, const fs::path& share, con
   INFO(stats.dump());
   CHECK(stats.at("capture_cpu_ms").at("samples").get<int64_t>() >= 1);
   CHECK(stats.at("capture_cpu_ms").at("p50").get<double>() > 0.0);
-  CHECK(daemon.Stdout().find(stream) != std::string::npos);
+  CHECK(daemon.Stderr().find(stream) != std::string::npos);
 
   daemon.Signal(SIGTERM);
   const int status = daemon.Wait(60s);
