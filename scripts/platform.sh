@@ -84,7 +84,12 @@ if [ "$arch" = arm64 ]; then
   for cpu in "${cpus[@]}"; do
     if [ "$first" = 1 ]; then
       echo "platform.sh: $platform-$cpu: not under qemu (run natively): $NATIVE_ONLY" >&2
-      run_suite "$platform-$cpu" QEMU_CPU="$cpu" "$SOAK" -- -E "$NATIVE_ONLY"
+      exclude=(-E "$NATIVE_ONLY")
+      if [ -n "${LOOKOUT_QEMU_EXCLUDE_LABEL:-}" ]; then
+        echo "platform.sh: $platform-$cpu: not the tests labelled $LOOKOUT_QEMU_EXCLUDE_LABEL (LOOKOUT_QEMU_EXCLUDE_LABEL)" >&2
+        exclude+=(-LE "$LOOKOUT_QEMU_EXCLUDE_LABEL")
+      fi
+      run_suite "$platform-$cpu" QEMU_CPU="$cpu" "$SOAK" -- "${exclude[@]}"
     else
       echo "platform.sh: $platform-$cpu: the runtime's tests only (the rest passed with ${cpus[0]}), not: $CPU_INDEPENDENT" >&2
       run_suite "$platform-$cpu" QEMU_CPU="$cpu" "$SOAK" -- -L runtime -E "$CPU_INDEPENDENT"
