@@ -530,13 +530,7 @@ class LibcameraSource final : public FrameSource {
     {
       std::lock_guard callbacks(callback_mutex_);
       tls_in_callback = true;
-      try {
-        on_frame_(std::move(frame));
-      } catch (const std::exception& e) {
-        spdlog::error("{}: frame callback threw: {}", Describe(), e.what());
-      } catch (...) {
-        spdlog::error("{}: frame callback threw a non-standard exception", Describe());
-      }
+      CallGuarded(*this, "frame", [&] { on_frame_(std::move(frame)); });
       tls_in_callback = false;
     }
     {
@@ -645,13 +639,7 @@ class LibcameraSource final : public FrameSource {
           if (on_end_) {
             std::lock_guard callbacks(callback_mutex_);
             tls_in_callback = true;
-            try {
-              on_end_("libcamera: " + error);
-            } catch (const std::exception& e) {
-              spdlog::error("{}: end callback threw: {}", Describe(), e.what());
-            } catch (...) {
-              spdlog::error("{}: end callback threw a non-standard exception", Describe());
-            }
+            CallGuarded(*this, "end", [&] { on_end_("libcamera: " + error); });
             tls_in_callback = false;
           }
           return;
@@ -684,13 +672,7 @@ class LibcameraSource final : public FrameSource {
     {
       std::lock_guard callbacks(callback_mutex_);
       tls_in_callback = true;
-      try {
-        on_event_(event);
-      } catch (const std::exception& e) {
-        spdlog::error("{}: event callback threw: {}", Describe(), e.what());
-      } catch (...) {
-        spdlog::error("{}: event callback threw a non-standard exception", Describe());
-      }
+      CallGuarded(*this, "event", [&] { on_event_(event); });
       tls_in_callback = false;
     }
     {

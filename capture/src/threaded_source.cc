@@ -11,6 +11,8 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
+#include "sources.h"
+
 namespace lookout::capture {
 namespace {
 
@@ -127,13 +129,7 @@ void ThreadedSource::Deliver(cv::Mat image, std::string origin) {
   frame->capture_cpu = cpu - last_cpu_;
   last_cpu_ = cpu;
   if (!on_frame_) return;
-  try {
-    on_frame_(std::move(frame));
-  } catch (const std::exception& e) {
-    spdlog::error("{}: frame callback threw: {}", Describe(), e.what());
-  } catch (...) {
-    spdlog::error("{}: frame callback threw a non-standard exception", Describe());
-  }
+  CallGuarded(*this, "frame", [&] { on_frame_(std::move(frame)); });
 }
 
 void ThreadedSource::Report(SourceEvent::Kind kind, std::string message,
@@ -146,26 +142,14 @@ void ThreadedSource::Report(SourceEvent::Kind kind, std::string message,
   event.kind = kind;
   event.message = std::move(message);
   event.retry_in = retry_in;
-  try {
-    on_event_(event);
-  } catch (const std::exception& e) {
-    spdlog::error("{}: event callback threw: {}", Describe(), e.what());
-  } catch (...) {
-    spdlog::error("{}: event callback threw a non-standard exception", Describe());
-  }
+  CallGuarded(*this, "event", [&] { on_event_(event); });
 }
 
 void ThreadedSource::End(const std::string& reason) {
   if (ended_ || stopping()) return;
   ended_ = true;
   if (!on_end_) return;
-  try {
-    on_end_(reason);
-  } catch (const std::exception& e) {
-    spdlog::error("{}: end callback threw: {}", Describe(), e.what());
-  } catch (...) {
-    spdlog::error("{}: end callback threw a non-standard exception", Describe());
-  }
+  CallGuarded(*this, "end", [&] { on_end_(reason); });
 }
 
 cv::Mat ToOwnedBgr(cv::Mat image) {
