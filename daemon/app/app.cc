@@ -225,7 +225,7 @@ App::App(config::Config config, std::unique_ptr<Classifier> classifier, std::fil
   if (config_.mqtt.enabled) {
     mqtt_ = std::make_unique<MqttPublisher>(
         io_, config_.mqtt,
-        DeviceInfo{config_.camera.name, pipeline_->classifier->model_name(), LOOKOUT_VERSION, ""}, ZoneInfos());
+        DeviceInfo{config_.camera.name, pipeline_->classifier->model_name(), LOOKOUT_VERSION, ""}, ZoneInfos(*pipeline_));
   }
 }
 
@@ -254,9 +254,9 @@ std::unique_ptr<App::Pipeline> App::BuildPipeline(const config::Config& config,
   return p;
 }
 
-std::vector<ZoneInfo> App::ZoneInfos() const {
+std::vector<ZoneInfo> App::ZoneInfos(const Pipeline& p) {
   std::vector<ZoneInfo> infos;
-  for (const ZoneTracker& tracker : pipeline_->trackers) {
+  for (const ZoneTracker& tracker : p.trackers) {
     ZoneInfo info{tracker.spec().name, {}};
     for (const LabelGroup& group : tracker.spec().groups) info.groups.push_back(group.name);
     infos.push_back(std::move(info));
@@ -392,16 +392,10 @@ void App::Reload() {
   try {
     if (pipeline) next_pipeline = BuildPipeline(next, nullptr);
     if (mqtt && next.mqtt.enabled) {
-      std::vector<ZoneInfo> infos;
       const Pipeline& zones_from = next_pipeline ? *next_pipeline : *pipeline_;
-      for (const ZoneTracker& tracker : zones_from.trackers) {
-        ZoneInfo info{tracker.spec().name, {}};
-        for (const LabelGroup& group : tracker.spec().groups) info.groups.push_back(group.name);
-        infos.push_back(std::move(info));
-      }
       next_mqtt = std::make_unique<MqttPublisher>(
           io_, next.mqtt, DeviceInfo{next.camera.name, zones_from.classifier->model_name(), LOOKOUT_VERSION, ""},
-          std::move(infos));
+          ZoneInfos(zones_from));
     }
   } catch (const std::exception& e) {
     return refuse(e.what());
@@ -486,7 +480,7 @@ void App::Reload() {
     }
     applied.push_back("MQTT client restarted");
   } else if (mqtt_ && pipeline) {
-    mqtt_->SetZones(ZoneInfos(), pipeline_->classifier->model_name());
+    mqtt_->SetZones(ZoneInfos(*pipeline_), pipeline_->classifier->model_name());
     RepublishZoneStates();
   }
   if (next.log != config_.log) {

@@ -121,7 +121,7 @@ class App {
   void StartPipeline();
   // Stops and joins `pipeline_`'s source and worker; nothing it posted runs afterwards.
   void StopPipeline();
-  std::vector<ZoneInfo> ZoneInfos() const;
+  static std::vector<ZoneInfo> ZoneInfos(const Pipeline& p);  // What discovery announces.
 
   void OnFrame(Pipeline& p, capture::FramePtr frame);        // capture thread
   void OnSourceEnd(Pipeline& p, const std::string& reason);  // capture thread
