@@ -248,6 +248,7 @@ LibraryLine ClassifyLibraryLine(std::string_view line) {
         if (rest.rfind(s.word, 0) == 0) {
           out.source = "libcamera";
           out.level = s.level;
+          out.text = std::string(rest);  // Without its time and thread: repeats are alike.
           return out;
         }
       }
@@ -269,6 +270,11 @@ LibraryLine ClassifyLibraryLine(std::string_view line) {
       line.rfind("[DEBUG:", 0) == 0) {
     out.source = "OpenCV";
     out.level = line[1] == 'E' ? level_enum::warn : line[2] == 'W' ? level_enum::info : level_enum::debug;
+    // "[ WARN:0@0.123]" names the thread and the time: "[ WARN]".
+    const size_t colon = line.find(':'), close = line.find(']');
+    if (close != std::string_view::npos && colon < close) {
+      out.text = std::string(line.substr(0, colon)) + std::string(line.substr(close));
+    }
     return out;
   }
   // GStreamer / GLib: "(lookoutd:1234): GStreamer-WARNING **: 12:00:00.000: ...".
@@ -277,6 +283,16 @@ LibraryLine ClassifyLibraryLine(std::string_view line) {
     out.level = Contains(line, "-CRITICAL") || Contains(line, "-ERROR") ? level_enum::warn
                 : Contains(line, "-WARNING")                            ? level_enum::info
                                                                         : level_enum::debug;
+    // GLib puts the time after "**: " ("12:00:00.000: "): dropped.
+    const size_t stars = line.find("**: ");
+    if (stars != std::string_view::npos) {
+      const std::string_view after = line.substr(stars + 4);
+      const size_t end = after.find(": ");
+      if (end != std::string_view::npos && end > 0 &&
+          after.substr(0, end).find_first_not_of("0123456789:.") == std::string_view::npos) {
+        out.text = std::string(line.substr(0, stars + 4)) + std::string(after.substr(end + 2));
+      }
+    }
     return out;
   }
   // FFmpeg: "[h264 @ 0x5589...] error while decoding MB 3 4".

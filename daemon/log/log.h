@@ -81,7 +81,10 @@ class RepeatLimiter {
 struct LibraryLine {
   spdlog::level::level_enum level = spdlog::level::info;
   std::string source;  ///< "libpng", "libjpeg", "OpenCV", "FFmpeg", "GStreamer", "libcamera" or "stderr".
-  std::string text;    ///< The line without its trailing newline or colour codes.
+  /// The line without its trailing newline or colour codes, and without the
+  /// time (and thread) libcamera, OpenCV and GLib put in it, so that the
+  /// repeat limit sees repeats as alike (journald adds its own time).
+  std::string text;
 };
 
 /// Guesses a line's source and severity from the shapes those libraries
