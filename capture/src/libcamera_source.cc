@@ -11,6 +11,12 @@
 // camera busy while the consumer holds the newest frame and the one it works
 // on.
 //
+// A camera that cannot be found, is removed, or whose requests come back
+// cancelled is closed with its camera manager and opened again with backoff
+// (0.5 s doubling to 30 s) until it is back: a new camera manager enumerates
+// the cameras afresh, which is how a camera plugged back in, or a virtual
+// camera described again, is found.
+//
 // Written against libcamera 0.0.3 (Debian 12), 0.4 (Debian 13) and
 // Raspberry Pi's 0.5+: the calls used here take the same arguments in all of
 // them (std::vector converts to the Span parameters of later versions); what
@@ -31,6 +37,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -48,8 +55,8 @@ namespace {
 namespace lc = libcamera;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kMaxRestarts = 5;
-constexpr auto kInitialRestartDelay = std::chrono::milliseconds(500);
+constexpr auto kInitialRetryDelay = std::chrono::milliseconds(500);
+constexpr auto kMaxRetryDelay = std::chrono::seconds(30);
 // The newest frame waiting for the consumer, the one it works on, and two
 // with the camera.
 constexpr unsigned int kMinBuffers = 4;
@@ -120,22 +127,44 @@ YuvEncoding EncodingOf(const std::optional<lc::ColorSpace>& space) {
   return encoding;
 }
 
-// One run's capture requests, the mappings of their buffers, and where
-// each request is: with the camera, held by a frame, held back by fps
-// pacing (`deferred`), or nowhere (`idle`, while the camera is stopped).
-// Shared by the source and every frame viewing a buffer, so the mappings
-// outlive the source and the camera for as long as a frame needs them.
-// Everything is guarded by `mutex`, which the source also uses for its run
-// state.
-struct Run {
-  ~Run() {
-    for (const auto& [base, length] : mappings) munmap(base, length);
-  }
+// Thrown by Open() when the camera is not there (yet): not found, or held
+// by another process. Start() then retries instead of failing.
+class CameraUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
-  // Hands `request` back to the camera, or keeps it until the camera runs
-  // again or pacing allows. Needs `mutex`.
-  void Recycle(lc::Request* request) {
-    if (camera == nullptr) return;  // The source has closed the run.
+// An error of Open() as the cause of a retry, which Name() introduces: its
+// "libcamera: " prefix dropped.
+std::string CauseOf(const std::exception& e) {
+  constexpr std::string_view kPrefix = "libcamera: ";
+  std::string_view what = e.what();
+  if (what.substr(0, kPrefix.size()) == kPrefix) what.remove_prefix(kPrefix.size());
+  return std::string(what);
+}
+
+// The frame stream's buffers mapped for reading, for one opening of the
+// camera; unmapped when the source has closed it and no frame views them.
+struct Mappings {
+  ~Mappings() {
+    for (const auto& [base, length] : regions) munmap(base, length);
+  }
+  std::vector<std::pair<void*, size_t>> regions;
+};
+
+// One Start()'s run state, and where each capture request of the opened
+// camera is: with the camera, held by a frame, held back by fps pacing
+// (`deferred`), or nowhere (`idle`, while the camera is stopped). Shared by
+// the source and every frame viewing a buffer; a frame from an earlier
+// opening of the camera (an older `generation`) no longer reaches it.
+// Everything is guarded by `mutex`.
+struct Run {
+  // Hands `request` (of opening `of_generation`) back to the camera, or
+  // keeps it until the camera runs again or pacing allows. Needs `mutex`.
+  void Recycle(lc::Request* request, uint64_t of_generation) {
+    // The camera is closed, or closed and opened again since: the request
+    // is gone with it.
+    if (camera == nullptr || of_generation != generation) return;
     if (!camera_active) {
       idle.push_back(request);
       return;
@@ -153,19 +182,19 @@ struct Run {
 
   std::mutex mutex;
   std::condition_variable wake;
-  lc::Camera* camera = nullptr;
+  lc::Camera* camera = nullptr;  // The opened camera; nullptr while closed.
+  uint64_t generation = 0;       // Counts the openings of the camera.
   bool camera_active = false;
   bool stop_requested = false;
-  bool restart_needed = false;
-  bool recovering = false;  // Restarted: the next frame gets a kRecovered first.
-  bool ended = false;
+  bool reopen_needed = false;
+  std::string reopen_cause;  // Why, for the log and the kReconnecting event.
+  bool recovering = false;   // Reopened: the next frame gets a kRecovered first.
   int in_callback = 0;
   uint64_t next_sequence = 0;
   std::vector<lc::Request*> idle;
   std::deque<lc::Request*> deferred;
   Clock::duration interval{0};  // 1 / fps; 0 = no pacing.
   Clock::time_point next_queue;
-  std::vector<std::pair<void*, size_t>> mappings;
 };
 
 // A configured stream and how its frames look.
@@ -183,16 +212,14 @@ class LibcameraSource final : public FrameSource {
   explicit LibcameraSource(const SourceOptions& options) : options_(options) {}
   ~LibcameraSource() override { Stop(); }
 
-  void Start(FrameCallback on_frame, EndCallback on_end) override {
+  // Never ends by itself: a lost camera is retried until Stop().
+  void Start(FrameCallback on_frame, EndCallback /*on_end*/) override {
     if (supervisor_.joinable()) {
       std::lock_guard lock(run_->mutex);
-      if (!run_->stop_requested && !run_->ended) {
-        throw std::logic_error("already running: " + Describe());
-      }
+      if (!run_->stop_requested) throw std::logic_error("already running: " + Describe());
     }
     Teardown();
     on_frame_ = std::move(on_frame);
-    on_end_ = std::move(on_end);
     on_event_ = event_callback();
     last_cpu_.reset();
     run_ = std::make_shared<Run>();
@@ -202,6 +229,12 @@ class LibcameraSource final : public FrameSource {
     }
     try {
       Open();
+    } catch (const CameraUnavailable& e) {
+      // Not there yet: the supervisor reports it and retries.
+      CloseCamera();
+      std::lock_guard lock(run_->mutex);
+      run_->reopen_needed = true;
+      run_->reopen_cause = CauseOf(e);
     } catch (...) {
       Teardown();
       throw;
@@ -222,10 +255,14 @@ class LibcameraSource final : public FrameSource {
 
   std::string Describe() const override {
     std::ostringstream out;
-    out << "libcamera:" << (options_.device.empty() ? "first camera" : options_.device) << " (";
-    if (frames_.stream) {
-      if (main_.stream != frames_.stream) out << main_.text << ", frames from ";
-      out << frames_.text;
+    out << Name() << " (";
+    std::string streams;
+    {
+      std::lock_guard lock(streams_mutex_);
+      streams = streams_;
+    }
+    if (!streams.empty()) {
+      out << streams;
     } else if (options_.width > 0) {
       out << options_.width << "x" << options_.height << " requested";
     } else {
@@ -240,31 +277,48 @@ class LibcameraSource final : public FrameSource {
   }
 
  private:
+  // "libcamera:ID", or "libcamera:first camera".
+  std::string Name() const {
+    return "libcamera:" + (options_.device.empty() ? std::string("first camera") : options_.device);
+  }
+
+  // Creates the camera manager, finds, acquires, configures and starts the
+  // camera. Throws CameraUnavailable when it is not there, or in use;
+  // std::runtime_error when it cannot do what the options ask. CloseCamera()
+  // undoes a partial Open().
   void Open() {
     manager_ = std::make_unique<lc::CameraManager>();
     if (int ret = manager_->start(); ret < 0) {
-      throw std::runtime_error("libcamera: cannot start the camera manager (error " +
-                               std::to_string(ret) + ")");
+      throw CameraUnavailable("libcamera: cannot start the camera manager (error " +
+                              std::to_string(ret) + ")");
     }
     const auto cameras = manager_->cameras();
-    if (cameras.empty()) throw std::runtime_error("libcamera: no camera found");
+    if (cameras.empty()) throw CameraUnavailable("libcamera: no camera found");
     camera_ = options_.device.empty() ? cameras.front() : manager_->get(options_.device);
     if (!camera_) {
       std::string ids;
       for (const auto& camera : cameras) ids += (ids.empty() ? "" : ", ") + camera->id();
-      throw std::runtime_error("libcamera: no camera '" + options_.device +
-                               "' (available: " + ids + ")");
+      throw CameraUnavailable("libcamera: no camera '" + options_.device + "' (available: " + ids +
+                              ")");
     }
     if (camera_->acquire() < 0) {
       camera_.reset();  // Not ours to release.
-      throw std::runtime_error("libcamera: camera " + options_.device +
-                               " is in use by another process");
+      throw CameraUnavailable("libcamera: camera " + options_.device +
+                              " is in use by another process");
     }
     acquired_ = true;
+    camera_->disconnected.connect(this, &LibcameraSource::OnDisconnected);
+    disconnect_connected_ = true;
 
     Configure();
+    mappings_ = std::make_shared<Mappings>();
+    last_cpu_.reset();  // A new camera manager: a new thread to measure.
     AllocateBuffers();
-    run_->camera = camera_.get();
+    {
+      std::lock_guard lock(run_->mutex);
+      run_->camera = camera_.get();
+      ++run_->generation;
+    }
     camera_->requestCompleted.connect(this, &LibcameraSource::OnRequestCompleted);
     connected_ = true;
     StartCamera();
@@ -296,6 +350,11 @@ class LibcameraSource final : public FrameSource {
     }
     main_ = InfoOf(config_->at(0));
     frames_ = InfoOf(config_->at(config_->size() - 1));
+    {
+      std::lock_guard lock(streams_mutex_);
+      streams_ = main_.stream != frames_.stream ? main_.text + ", frames from " + frames_.text
+                                                : frames_.text;
+    }
     // Every frame of the run has this size: refuse now rather than drop them all.
     const cv::Size frame_size(static_cast<int>(frames_.size.width),
                               static_cast<int>(frames_.size.height));
@@ -434,7 +493,7 @@ class LibcameraSource final : public FrameSource {
     for (const auto& [fd, end] : ends) {
       void* base = mmap(nullptr, end, PROT_READ, MAP_SHARED, fd, 0);
       if (base == MAP_FAILED) throw std::runtime_error("libcamera: cannot mmap a frame buffer");
-      run_->mappings.emplace_back(base, end);
+      mappings_->regions.emplace_back(base, end);
       bases[fd] = static_cast<uint8_t*>(base);
     }
     std::array<uint8_t*, 3> data{};
@@ -499,13 +558,10 @@ class LibcameraSource final : public FrameSource {
     if (request->status() == lc::Request::RequestCancelled) {
       std::lock_guard lock(run_->mutex);
       run_->idle.push_back(request);
-      // camera_active stays set: the camera is still running (libcamera
-      // cancels a request without stopping), and the restart must stop it
-      // before starting it again.
-      if (run_->camera_active && !run_->stop_requested && !run_->restart_needed) {
-        run_->restart_needed = true;
-        run_->wake.notify_all();
-      }
+      // Cancelled while the camera runs: it failed (libcamera cancels a
+      // request without stopping). camera_active stays set so that closing
+      // it stops it.
+      RequestReopen("capture requests cancelled");
       return;
     }
     std::shared_ptr<Frame> frame = Wrap(request);
@@ -524,8 +580,9 @@ class LibcameraSource final : public FrameSource {
     }
     if (!deliver) return;  // Releasing `frame` gives the request back.
     if (recovered) {
-      spdlog::info("{}: frames again", Describe());
-      Report(SourceEvent::Kind::kRecovered, "libcamera:" + camera_->id() + ": frames again");
+      const std::string message = "libcamera:" + camera_->id() + ": frames again";
+      spdlog::info("{}", message);
+      Report(SourceEvent::Kind::kRecovered, message);
     }
     {
       std::lock_guard callbacks(callback_mutex_);
@@ -543,10 +600,16 @@ class LibcameraSource final : public FrameSource {
   // A frame viewing `request`'s buffer of the frame stream. Releasing it,
   // or the nullptr returned for an unusable buffer, gives the request back.
   std::shared_ptr<Frame> Wrap(lc::Request* request) {
-    std::shared_ptr<const void> lease(run_.get(), [run = run_, request](const void*) {
-      std::lock_guard lock(run->mutex);
-      run->Recycle(request);
-    });
+    uint64_t generation;
+    {
+      std::lock_guard lock(run_->mutex);
+      generation = run_->generation;
+    }
+    std::shared_ptr<const void> lease(
+        run_.get(), [run = run_, mappings = mappings_, request, generation](const void*) {
+          std::lock_guard lock(run->mutex);
+          run->Recycle(request, generation);
+        });
     const lc::FrameBuffer* buffer = request->findBuffer(frames_.stream);
     const auto it = planes_.find(buffer);
     if (it == planes_.end()) return nullptr;
@@ -589,60 +652,59 @@ class LibcameraSource final : public FrameSource {
     return frame;
   }
 
-  // Own thread: queues requests held back by pacing, and restarts the
-  // camera after an unexpected cancellation.
+  // Runs on libcamera's thread: the camera was unplugged (or its pipeline
+  // went away).
+  void OnDisconnected() { RequestReopen("camera removed"); }
+
+  // Asks the supervisor to close the camera and open it again, once per
+  // incident; not while stopping or closed.
+  void RequestReopen(const std::string& cause) {
+    std::lock_guard lock(run_->mutex);
+    if (run_->camera == nullptr || !run_->camera_active || run_->stop_requested ||
+        run_->reopen_needed) {
+      return;
+    }
+    run_->reopen_needed = true;
+    run_->reopen_cause = cause;
+    run_->wake.notify_all();
+  }
+
+  // Own thread: queues requests held back by pacing, and closes and reopens
+  // the camera when it is lost.
   void Supervise() {
-    int restarts = 0;
-    auto delay = std::chrono::duration_cast<Clock::duration>(kInitialRestartDelay);
-    uint64_t frames_at_restart = 0;
+    auto delay = std::chrono::duration_cast<Clock::duration>(kInitialRetryDelay);
+    uint64_t frames_at_reopen = 0;
     std::unique_lock lock(run_->mutex);
     while (!run_->stop_requested) {
-      if (run_->restart_needed) {
-        run_->restart_needed = false;
-        // Frames flowed since the last restart: a new incident, not a streak.
-        if (run_->next_sequence > frames_at_restart) {
-          restarts = 0;
-          delay = std::chrono::duration_cast<Clock::duration>(kInitialRestartDelay);
+      if (run_->reopen_needed) {
+        run_->reopen_needed = false;
+        std::string cause = std::exchange(run_->reopen_cause, std::string());
+        // Frames flowed since the last reopening: a new incident, not a streak.
+        if (run_->next_sequence > frames_at_reopen) {
+          delay = std::chrono::duration_cast<Clock::duration>(kInitialRetryDelay);
         }
-        frames_at_restart = run_->next_sequence;
+        frames_at_reopen = run_->next_sequence;
         lock.unlock();
-        std::string error;
-        try {
-          StopCamera();
-          if (++restarts > kMaxRestarts) {
-            error = "camera keeps failing (" + std::to_string(kMaxRestarts) + " restarts)";
-          } else {
-            const std::string message = fmt::format(
-                "libcamera:{}: capture requests cancelled; restarting the camera in {:.1f} s "
-                "(restart {} of {})",
-                camera_->id(), std::chrono::duration<double>(delay).count(), restarts,
-                kMaxRestarts);
-            spdlog::warn("{}", message);
-            Report(SourceEvent::Kind::kReconnecting, message,
-                   std::chrono::duration_cast<std::chrono::milliseconds>(delay));
-            lock.lock();
-            run_->recovering = true;
-            if (run_->wake.wait_for(lock, delay, [this] { return run_->stop_requested; })) return;
-            lock.unlock();
-            delay *= 2;
-            StartCamera();
-          }
-        } catch (const std::exception& e) {
-          error = e.what();
-        }
-        if (!error.empty()) {
-          spdlog::error("{}: {}", Describe(), error);
+        CloseCamera();
+        while (true) {
+          const std::string message = fmt::format(
+              "{}: {}; retrying in {:.1f} s", Name(), cause,
+              std::chrono::duration<double>(delay).count());
+          spdlog::warn("{}", message);
+          Report(SourceEvent::Kind::kReconnecting, message,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(delay));
           lock.lock();
-          if (run_->stop_requested || run_->ended) return;
-          run_->ended = true;
+          run_->recovering = true;
+          if (run_->wake.wait_for(lock, delay, [this] { return run_->stop_requested; })) return;
           lock.unlock();
-          if (on_end_) {
-            std::lock_guard callbacks(callback_mutex_);
-            tls_in_callback = true;
-            CallGuarded(*this, "end", [&] { on_end_("libcamera: " + error); });
-            tls_in_callback = false;
+          delay = std::min<Clock::duration>(delay * 2, kMaxRetryDelay);
+          try {
+            Open();
+            break;
+          } catch (const std::exception& e) {
+            cause = CauseOf(e);
+            CloseCamera();
           }
-          return;
         }
         lock.lock();
       } else if (!run_->deferred.empty() && run_->camera_active) {
@@ -651,7 +713,7 @@ class LibcameraSource final : public FrameSource {
         } else {
           lc::Request* request = run_->deferred.front();
           run_->deferred.pop_front();
-          run_->Recycle(request);
+          run_->Recycle(request, run_->generation);
         }
       } else {
         run_->wake.wait(lock);
@@ -682,12 +744,10 @@ class LibcameraSource final : public FrameSource {
     run_->wake.notify_all();
   }
 
-  // Undoes Open() in reverse; safe on a partly opened or closed source.
-  // Frames still held keep their mappings (the Run) but no longer reach
-  // the camera.
-  void Teardown() {
-    if (!run_) return;
-    if (supervisor_.joinable()) supervisor_.join();
+  // Undoes Open() in reverse; safe on a partly opened or a closed camera.
+  // Frames still held keep their buffers' mappings but no longer reach the
+  // camera.
+  void CloseCamera() {
     if (camera_) StopCamera();
     {
       // Camera::stop() has drained the pipeline; this covers a frame
@@ -695,12 +755,17 @@ class LibcameraSource final : public FrameSource {
       std::unique_lock lock(run_->mutex);
       run_->wake.wait(lock, [this] { return run_->in_callback == 0; });
       run_->camera = nullptr;
+      run_->camera_active = false;
       run_->idle.clear();
       run_->deferred.clear();
     }
     if (connected_) {
       camera_->requestCompleted.disconnect(this, &LibcameraSource::OnRequestCompleted);
       connected_ = false;
+    }
+    if (disconnect_connected_) {
+      camera_->disconnected.disconnect(this, &LibcameraSource::OnDisconnected);
+      disconnect_connected_ = false;
     }
     requests_.clear();
     planes_.clear();
@@ -711,19 +776,32 @@ class LibcameraSource final : public FrameSource {
     acquired_ = false;
     camera_.reset();
     // CameraManager is a process-wide singleton; destroy it, not just stop
-    // it, so a later Start() (or another source) can create it again.
+    // it, so the next Open() (or another source) can create it again, and it
+    // enumerates the cameras afresh.
     manager_.reset();
+    mappings_.reset();
     main_ = frames_ = StreamInfo{};
+    std::lock_guard lock(streams_mutex_);
+    streams_.clear();
+  }
+
+  // Stops the supervisor and closes the camera.
+  void Teardown() {
+    if (!run_) return;
+    if (supervisor_.joinable()) supervisor_.join();
+    CloseCamera();
     run_.reset();
   }
 
   const SourceOptions options_;
   FrameCallback on_frame_;
-  EndCallback on_end_;
   EventCallback on_event_;
   // Held while any callback runs: frames come on libcamera's thread, events
-  // and the end also on the supervisor's, and callbacks run one at a time.
+  // also on the supervisor's, and callbacks run one at a time.
   std::mutex callback_mutex_;
+  // The opened camera's objects: set by Open() and cleared by CloseCamera(),
+  // on the thread that calls Start() or Stop() or on the supervisor (never
+  // both at once), and read on libcamera's thread while the camera runs.
   std::unique_ptr<lc::CameraManager> manager_;
   std::shared_ptr<lc::Camera> camera_;
   std::unique_ptr<lc::CameraConfiguration> config_;
@@ -732,10 +810,14 @@ class LibcameraSource final : public FrameSource {
   std::vector<std::unique_ptr<lc::Request>> requests_;
   std::map<const lc::FrameBuffer*, std::array<uint8_t*, 3>> planes_;  // Frame stream's buffers.
   StreamInfo main_, frames_;  // The same stream when there is only one.
+  std::shared_ptr<Mappings> mappings_;
+  mutable std::mutex streams_mutex_;
+  std::string streams_;  // e.g. "1280x720-NV12, frames from 400x224-NV12"; "" while closed.
   std::shared_ptr<Run> run_;
   std::thread supervisor_;
   bool acquired_ = false;
-  bool connected_ = false;
+  bool connected_ = false;             // requestCompleted
+  bool disconnect_connected_ = false;  // disconnected
   std::optional<std::chrono::nanoseconds> last_cpu_;  // libcamera's thread only.
 };
 

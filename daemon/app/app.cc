@@ -440,10 +440,24 @@ void App::Reload() {
       zone_states_.assign(pipeline_->trackers.size(), nullptr);
       snapshots_.assign(pipeline_->trackers.size(), nullptr);
       snapshot_info_.assign(pipeline_->trackers.size(), nullptr);
-      StartPipeline();
+      camera_state_ = "running";  // A new run: its source reports afresh.
+      camera_error_.clear();
+      try {
+        StartPipeline();
+      } catch (const std::exception& again) {
+        // Its input has gone too (e.g. the video file was removed): as when
+        // lookoutd cannot start.
+        spdlog::error("reload: capture: {}", again.what());
+        refuse(std::string("capture: ") + e.what());
+        exit_code_ = 1;
+        Shutdown(std::string("capture failed: ") + again.what());
+        return;
+      }
       return refuse(std::string("capture: ") + e.what());
     }
     generation_ = pipeline_->generation;
+    camera_state_ = "running";  // A new run: its source reports afresh.
+    camera_error_.clear();
     std::string sections;
     for (const auto& [name, changed] :
          {std::pair{"camera", next.camera != config_.camera}, std::pair{"model", next.model != config_.model},

@@ -350,6 +350,33 @@ TEST_CASE("v4l2: a missing device starts anyway and is retried with backoff", "[
   CHECK(got.end_reasons().empty());
 }
 
+#ifdef LOOKOUT_HAVE_LIBCAMERA
+TEST_CASE("libcamera: a camera that is not there starts anyway and is retried with backoff",
+          "[capture][libcamera]") {
+  SourceOptions options;
+  options.type = SourceType::kLibcamera;
+  options.device = "lookout-test-no-such-camera";
+  Collector got;
+  auto source = CreateFrameSource(options);
+  REQUIRE_NOTHROW(got.Start(*source));
+  // libcamera's waits run on the real clock: 0.5 s, then 1 s (and 2 s after
+  // that, which may have begun by the time this looks).
+  REQUIRE(got.WaitForEvents(Kind::kReconnecting, 2));
+  const std::vector<std::chrono::milliseconds> retries = Retries(got);
+  REQUIRE(retries.size() >= 2);
+  CHECK(retries[0] == 500ms);
+  CHECK(retries[1] == 1s);
+  for (const SourceEvent& event : got.events(Kind::kReconnecting)) {
+    CHECK_THAT(event.message, Contains("libcamera:" + options.device + ": no camera"));
+  }
+  CHECK_THAT(source->Describe(), Contains("libcamera:" + options.device));
+  RequireReturns("Stop()", [&] { source->Stop(); });
+  CHECK(got.frames().empty());
+  CHECK(got.end_reasons().empty());
+  CHECK(got.events(Kind::kRecovered).empty());
+}
+#endif
+
 namespace {
 
 // An images folder of files that are odd but decodable (1x1, 16-bit, CMYK,

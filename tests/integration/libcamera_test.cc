@@ -91,17 +91,24 @@ std::vector<std::string> WithShare(const std::string& propagation, const fs::pat
   return command;
 }
 
-// One virtual camera per photo, named after its file (without ".jpg"), at
-// 1280x720 (its default: the largest) and 400x224, the smallest even 16:9
-// size that covers the model's 224x224 input. libcamera 0.4's virtual camera
-// overruns its buffer on a JPEG of odd width or height, so photos of odd size
-// are shown with their last row or column cut off (re-encoded at quality 98).
-void WriteVirtualCameras(const fs::path& share, const fs::path& photo_dir,
+// Where libcamera looks for the virtual cameras' description, under `share`.
+fs::path VirtualYaml(const fs::path& share) {
+  return share / "libcamera/pipeline/virtual/virtual.yaml";
+}
+
+// Writes the description of one virtual camera per photo to `yaml`, each
+// named after its file (without ".jpg"), at 1280x720 (its default: the
+// largest) and 400x224, the smallest even 16:9 size that covers the model's
+// 224x224 input. libcamera 0.4's virtual camera overruns its buffer on a JPEG
+// of odd width or height, so photos of odd size are shown with their last row
+// or column cut off (re-encoded at quality 98, into `photo_dir`). Written
+// beside `yaml` and renamed over it, so libcamera never reads half a file.
+void WriteVirtualCameras(const fs::path& yaml_path, const fs::path& photo_dir,
                          const std::vector<std::string>& photos) {
-  const fs::path dir = share / "libcamera/pipeline/virtual";
-  fs::create_directories(dir);
+  fs::create_directories(yaml_path.parent_path());
   fs::create_directories(photo_dir);
-  std::ofstream yaml(dir / "virtual.yaml");
+  const fs::path partial = yaml_path.string() + ".partial";
+  std::ofstream yaml(partial);
   yaml << "%YAML 1.1\n---\n";
   for (const std::string& photo : photos) {
     fs::path path = SourceDir() / "tests/data/images" / photo;
@@ -119,6 +126,9 @@ void WriteVirtualCameras(const fs::path& share, const fs::path& photo_dir,
          << "  frames:\n"
          << "    path: \"" << path.string() << "\"\n";
   }
+  yaml.close();
+  REQUIRE(yaml);
+  fs::rename(partial, yaml_path);
 }
 
 std::map<std::string, std::set<int>> LoadExpectedTop1() {
@@ -202,7 +212,7 @@ TEST_CASE("lookoutd labels the photos libcamera's virtual camera shows", "[integ
   }
   REQUIRE(photos.size() == 4);
   const fs::path share = dir.path() / "share";
-  WriteVirtualCameras(share, dir.path() / "photos", photos);
+  WriteVirtualCameras(VirtualYaml(share), dir.path() / "photos", photos);
 
   for (const std::string& photo : photos) {
     INFO("photo " << photo);
@@ -220,4 +230,130 @@ TEST_CASE("lookoutd labels the photos libcamera's virtual camera shows", "[integ
   config["camera"]["height"] = 720;
   LabelsFromCamera(propagation, share, run, config, expected.at("parrot.jpg"),
                    "(1280x720-NV12, frames from 400x224-NV12 for 224x224");
+}
+
+namespace {
+
+// The first event from `events` after `after_seq`, which must label the
+// photo as one of `top1`; its seq.
+int64_t LabelledEventAfter(Client& events, int64_t after_seq, const std::set<int>& top1,
+                           Process& daemon) {
+  while (true) {
+    const std::optional<std::string> line = events.ReadLine(120s);
+    if (!line) FAIL("no event; lookoutd's stderr:\n" << daemon.Stderr());
+    const json event = json::parse(*line);
+    if (!event.contains("seq")) continue;  // Not a result (e.g. a state change).
+    INFO(event.dump());
+    const int64_t seq = event.at("seq").get<int64_t>();
+    CHECK(seq > after_seq);
+    REQUIRE_FALSE(event.at("top_k").empty());
+    CHECK(top1.count(event.at("top_k")[0].at("index").get<int>()) == 1);
+    return seq;
+  }
+}
+
+// Waits until `health` shows the camera `state`; returns the health.
+json WaitForCameraState(Client& query, const std::string& state, Process& daemon) {
+  json health;
+  const bool reached = WaitUntil(
+      [&] {
+        health = query.Request({{"cmd", "health"}}).at("result");
+        return health.at("camera").at("state") == state || !daemon.Running();
+      },
+      120s);
+  INFO(health.dump() << "\nlookoutd's stderr:\n" << daemon.Stderr());
+  REQUIRE(reached);
+  REQUIRE(daemon.Running());
+  return health;
+}
+
+}  // namespace
+
+// libcamera 0.4 reads virtual.yaml when a camera manager starts, and only
+// then. The description the overlay shows is a symbolic link to a file the
+// test rewrites: once without the watched camera (the other one stays, for
+// libcamera skips virtual cameras for good in a process whose camera
+// manager found none), once with it.
+TEST_CASE("lookoutd retries a libcamera virtual camera whose description disappears",
+          "[integration][libcamera]") {
+  if (const std::string why = WhyNoVirtualCamera(); !why.empty()) LOOKOUT_SKIP(why);
+  TempDir dir;
+  std::string why;
+  const std::string propagation = Propagation(dir.path(), &why);
+  if (propagation.empty()) LOOKOUT_SKIP(why);
+
+  const std::set<int> top1 = LoadExpectedTop1().at("hot_dog.jpg");
+  const fs::path share = dir.path() / "share";
+  const fs::path described = dir.path() / "cameras/virtual.yaml";
+  fs::create_directories(VirtualYaml(share).parent_path());
+  fs::create_symlink(described, VirtualYaml(share));
+  const fs::path photos = dir.path() / "photos";
+  const auto describe = [&](const std::vector<std::string>& cameras) {
+    WriteVirtualCameras(described, photos, cameras);
+  };
+
+  // Started with the camera missing: lookoutd starts and keeps looking.
+  describe({"parrot.jpg"});
+  const fs::path run = dir.path() / "run";
+  fs::create_directories(run);
+  json config = CameraConfig(run, "hot_dog");
+  std::ofstream(run / "lookoutd.json") << config.dump(2);
+  const fs::path socket_path = run / "lookoutd.sock";
+  Process daemon(WithShare(propagation, share,
+                           {(BinaryDir() / "bin/lookoutd").string(), "--config",
+                            (run / "lookoutd.json").string()}),
+                 run / "lookoutd.out", run / "lookoutd.err");
+  REQUIRE(WaitUntil([&] { return Accepts(socket_path) || !daemon.Running(); }, 120s));
+  if (!daemon.Running()) FAIL("lookoutd ended; its stderr:\n" << daemon.Stderr());
+  Client query(socket_path);
+  json health = WaitForCameraState(query, "reconnecting", daemon);
+  CHECK(health.at("status") == "degraded");
+  CHECK(health.at("camera").at("error").get<std::string>().find(
+            "libcamera:hot_dog: no camera 'hot_dog' (available: parrot)") != std::string::npos);
+  json stats;
+  CHECK(WaitUntil(
+      [&] {
+        stats = query.Request({{"cmd", "stats"}}).at("result");
+        return stats.at("source_retries").get<int>() >= 2;
+      },
+      120s));
+  CHECK(stats.at("frames_captured") == 0);
+
+  // Described: found at the next retry, and labelled.
+  Client events(socket_path);
+  events.SendLine("subscribe");
+  REQUIRE(events.ReadLine(60s));
+  describe({"parrot.jpg", "hot_dog.jpg"});
+  int64_t seq = LabelledEventAfter(events, -1, top1, daemon);
+  health = WaitForCameraState(query, "running", daemon);
+  CHECK(health.at("status") == "ok");
+  CHECK_FALSE(health.at("camera").contains("error"));
+
+  // The description disappears while the camera runs: libcamera has read it
+  // already, so nothing changes until the camera is opened again, here by a
+  // reload that changes the camera's frame rate.
+  describe({"parrot.jpg"});
+  seq = LabelledEventAfter(events, seq, top1, daemon);
+  const int retries_before = query.Request({{"cmd", "stats"}}).at("result").at("source_retries").get<int>();
+  config["camera"]["fps"] = 5;
+  std::ofstream(run / "lookoutd.json") << config.dump(2);
+  daemon.Signal(SIGHUP);
+  health = WaitForCameraState(query, "reconnecting", daemon);
+  CHECK(health.at("camera").at("error").get<std::string>().find("no camera 'hot_dog'") !=
+        std::string::npos);
+  CHECK(query.Request({{"cmd", "stats"}}).at("result").at("source_retries").get<int>() >
+        retries_before);
+
+  // Described again: the same subscription gets its frames.
+  describe({"parrot.jpg", "hot_dog.jpg"});
+  LabelledEventAfter(events, -1, top1, daemon);
+  WaitForCameraState(query, "running", daemon);
+  const std::string log = daemon.Stderr();
+  CHECK(log.find("reload: applied") != std::string::npos);
+  CHECK(log.find("libcamera:hot_dog: frames again") != std::string::npos);
+
+  daemon.Signal(SIGTERM);
+  const int status = daemon.Wait(60s);
+  INFO("lookoutd stderr:\n" << daemon.Stderr());
+  CHECK(status == 0);
 }

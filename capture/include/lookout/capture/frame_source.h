@@ -18,7 +18,8 @@
 //
 // Failures: Start() throws for what no retry can fix: invalid options, a
 // missing images folder or one without images, a video file that is missing
-// or cannot be opened at all, no libcamera camera. Everything later is
+// or cannot be opened at all, a libcamera camera that cannot give the
+// stream asked for. Everything later is
 // reported as it happens through the optional event callback (SourceEvent,
 // SetEventCallback()) and logged by the source itself:
 //   - images: a file that cannot be used (undecodable, empty, too many
@@ -35,10 +36,12 @@
 //     exponential backoff (0.5 s doubling to 30 s) until Stop(), each wait
 //     announced with kReconnecting; Start() does not wait for the first
 //     open, and these sources never call the end callback.
-//   - libcamera: a camera that cancels its requests is restarted with
-//     backoff (0.5 s doubling), each restart announced with kReconnecting;
-//     after 5 restarts in a row without a frame in between the source ends
-//     with an error (a restart of the daemon sets up libcamera afresh).
+//   - libcamera: a camera that is not there at Start() or later (not
+//     found, in use by another process, removed) or that cancels its
+//     requests is closed with libcamera's camera manager and opened again
+//     with the same backoff until Stop(): each new camera manager looks for
+//     the camera afresh. Start() does not wait for it, and the source never
+//     calls the end callback.
 // After a kReconnecting or kError, the next frame delivered is preceded by
 // kRecovered. Frames larger than SourceOptions::max_frame_pixels are dropped
 // with kBadFrame. Stop() interrupts a backoff wait at once, but waits for an
@@ -197,10 +200,10 @@ class FrameSource {
 
   /// Opens the source and starts capturing. Throws std::runtime_error with a
   /// message naming the folder/file/device when it cannot start (missing
-  /// folder, no images in it, video file missing or unreadable, no libcamera
-  /// camera; not for a v4l2 or rtsp source that cannot open yet: it keeps
-  /// trying, see above), and std::logic_error when already running. Nothing
-  /// runs after a throw.
+  /// folder, no images in it, video file missing or unreadable, a libcamera
+  /// stream the camera cannot give; not for a camera or stream that is not
+  /// there yet: it keeps trying, see above), and std::logic_error when
+  /// already running. Nothing runs after a throw.
   virtual void Start(FrameCallback on_frame, EndCallback on_end) = 0;
   /// Sets the callback for SourceEvents (none by default: events are then
   /// only logged). Start() takes a copy, so a call applies from the next
