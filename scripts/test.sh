@@ -14,7 +14,10 @@ BUILD_DIR=build
 EXTRA=()
 if [ "${1:-}" = "--sanitize" ]; then
   BUILD_DIR=build-asan
-  EXTRA=(-DLOOKOUT_SANITIZE=ON)
+  # -O1 with line tables only (-g1): reports keep their file:line, and the
+  # build takes about half the time of -O2 -g.
+  EXTRA=(-DLOOKOUT_SANITIZE=ON "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
+         "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   # The soak's memory bounds mean nothing under ASan (its quarantine grows
