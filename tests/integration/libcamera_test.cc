@@ -151,6 +151,21 @@ json CameraConfig(const fs::path& dir, const std::string& camera_id) {
   };
 }
 
+// lookoutd on `dir`/lookoutd.json, in a mount namespace where /usr/share
+// also shows `share`.
+Process StartLookoutd(const std::string& propagation, const fs::path& share, const fs::path& dir) {
+  return Process(WithShare(propagation, share,
+                           {(BinaryDir() / "bin/lookoutd").string(), "--config",
+                            (dir / "lookoutd.json").string()}),
+                 dir / "lookoutd.out", dir / "lookoutd.err");
+}
+
+// Waits until lookoutd's socket accepts connections; FAILs if it ends first.
+void WaitForSocket(Process& daemon, const fs::path& socket_path) {
+  REQUIRE(WaitUntil([&] { return Accepts(socket_path) || !daemon.Running(); }, 120s));
+  if (!daemon.Running()) FAIL("lookoutd ended; its stderr:\n" << daemon.Stderr());
+}
+
 // Runs lookoutd on `config` in `dir`, checks that the first three events
 // label the photo as one of `top1` and that the log names `stream` (the
 // streams libcamera delivers), then stops it with SIGTERM.
@@ -159,12 +174,8 @@ void LabelsFromCamera(const std::string& propagation, const fs::path& share, con
   fs::create_directories(dir);
   std::ofstream(dir / "lookoutd.json") << config.dump(2);
   const fs::path socket_path = dir / "lookoutd.sock";
-  Process daemon(WithShare(propagation, share,
-                           {(BinaryDir() / "bin/lookoutd").string(), "--config",
-                            (dir / "lookoutd.json").string()}),
-                 dir / "lookoutd.out", dir / "lookoutd.err");
-  REQUIRE(WaitUntil([&] { return Accepts(socket_path) || !daemon.Running(); }, 120s));
-  if (!daemon.Running()) FAIL("lookoutd ended; its stderr:\n" << daemon.Stderr());
+  Process daemon = StartLookoutd(propagation, share, dir);
+  WaitForSocket(daemon, socket_path);
 
   Client events(socket_path);
   events.SendLine("subscribe");
@@ -299,12 +310,8 @@ TEST_CASE("lookoutd retries a libcamera virtual camera whose description disappe
   json config = CameraConfig(run, "hot_dog");
   std::ofstream(run / "lookoutd.json") << config.dump(2);
   const fs::path socket_path = run / "lookoutd.sock";
-  Process daemon(WithShare(propagation, share,
-                           {(BinaryDir() / "bin/lookoutd").string(), "--config",
-                            (run / "lookoutd.json").string()}),
-                 run / "lookoutd.out", run / "lookoutd.err");
-  REQUIRE(WaitUntil([&] { return Accepts(socket_path) || !daemon.Running(); }, 120s));
-  if (!daemon.Running()) FAIL("lookoutd ended; its stderr:\n" << daemon.Stderr());
+  Process daemon = StartLookoutd(propagation, share, run);
+  WaitForSocket(daemon, socket_path);
   Client query(socket_path);
   json health = WaitForCameraState(query, "reconnecting", daemon);
   CHECK(health.at("status") == "degraded");
