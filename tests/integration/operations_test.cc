@@ -21,6 +21,7 @@
 
 #include "support/catch_compat.h"
 #include <nlohmann/json.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "support/process.h"
 #include "support/tcp_port.h"
@@ -181,6 +182,58 @@ TEST_CASE("lookoutd reloads on SIGHUP: a valid change applies with the socket's 
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(60s) == 0);
   CHECK_FALSE(fs::exists(dir.path() / "lookoutd.sock"));
+}
+
+TEST_CASE("a reload whose camera cannot start goes back to the running one; when that cannot start either, lookoutd exits 1",
+          "[integration]") {
+  TempDir dir;
+  // The running camera: a looping video of 300 grey 64x48 frames at 5
+  // frames/s (a minute a pass, so it never needs reopening here).
+  const fs::path video = dir.path() / "grey.avi";
+  {
+    cv::VideoWriter writer(video.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 5.0,
+                           cv::Size(64, 48));
+    REQUIRE(writer.isOpened());
+    for (int i = 0; i < 300; ++i) writer.write(cv::Mat(48, 64, CV_8UC3, cv::Scalar::all(128)));
+  }
+  // What a reload asks for: a readable file that is no video.
+  const fs::path not_video = dir.path() / "not-a-video.mp4";
+  Write(not_video, std::string(4096, 'x'));
+
+  const fs::path config_path = dir.path() / "lookoutd.json";
+  json config = Config(dir.path(), video);
+  config["camera"]["type"] = "video";
+  Write(config_path, config.dump(2));
+  Process daemon({Lookoutd(), "--config", config_path.string()}, dir.path() / "out", dir.path() / "err");
+  INFO(daemon.Stderr());
+  const fs::path socket_path = dir.path() / "lookoutd.sock";
+  REQUIRE(WaitUntil([&] { return Accepts(socket_path) || !daemon.Running(); }, 120s));
+  Client stream(socket_path);
+  REQUIRE(stream.Request({{"cmd", "subscribe"}}).at("ok") == true);
+  REQUIRE(SeesTopKSize(stream, 3, 5));
+
+  // The new camera cannot start: the running one starts again.
+  json next = config;
+  next["camera"]["device"] = not_video.string();
+  Write(config_path, next.dump(2));
+  daemon.Signal(SIGHUP);
+  CHECK(WaitUntil([&] { return daemon.Stderr().find("going back to the running configuration") != std::string::npos; },
+                  60s));
+  CHECK(SeesTopKSize(stream, 3, 20));
+  Client query(socket_path);
+  const json stats = query.Request({{"cmd", "stats"}}).at("result");
+  INFO(stats.dump());
+  CHECK(stats.at("reloads_refused") == 1);
+  CHECK(query.Request({{"cmd", "health"}}).at("result").at("status") == "ok");
+
+  // Again, with the running camera's file gone too: nothing can run.
+  fs::remove(video);
+  daemon.Signal(SIGHUP);
+  CHECK(daemon.Wait(60s) == 1);
+  const std::string log = daemon.Stderr();
+  CHECK(log.find("stopping: capture failed: ") != std::string::npos);
+  CHECK(log.find(video.string()) != std::string::npos);
+  CHECK_FALSE(fs::exists(socket_path));
 }
 
 TEST_CASE("lookoutd logs its status on SIGUSR1, ignores SIGUSR2, SIGPIPE and SIGALRM, and exits 0 on SIGTERM while starting",
