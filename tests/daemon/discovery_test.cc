@@ -32,8 +32,8 @@ TEST_CASE("discovery: camera topics follow the prefix, or lookout/<camera> witho
   CHECK(topics.availability == "home/cams/porch/availability");
 }
 
-TEST_CASE("discovery: per zone a sensor, a binary_sensor per group, an event and an image; "
-          "per camera diagnostics; all valid for Home Assistant", "[mqtt][discovery]") {
+TEST_CASE("discovery: per zone a sensor, a binary_sensor per group, an event and an image, "
+          "per camera diagnostics, all valid for Home Assistant", "[mqtt][discovery]") {
   config::MqttConfig config;
   config.qos = 0;
   config.discovery.prefix = "ha";

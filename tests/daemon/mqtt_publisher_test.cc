@@ -548,7 +548,7 @@ std::vector<std::string> CapturingLog(Body body) {
   return sink->last_formatted();
 }
 
-TEST_CASE("mqtt: TLS with a CA the test makes; a wrong CA is refused with a clear log line", "[mqtt][tls]") {
+TEST_CASE("mqtt: TLS with a CA the test makes, and a wrong CA is refused with a clear log line", "[mqtt][tls]") {
   testing::TestPki pki;
   BrokerOptions options;
   options.tls_ca_file = pki.ca_cert().string();

@@ -71,7 +71,7 @@ TEST_CASE("confirmer: min_hold keeps a state until it has been held long enough"
   CHECK(c.value() == "b");
 }
 
-TEST_CASE("label groups: labels resolve to every class with that text; errors name group and label", "[zones]") {
+TEST_CASE("label groups: labels resolve to every class with that text, errors name group and label", "[zones]") {
   const Labels labels = FiveLabels();
   const LabelGroups groups =
       LabelGroups::Parse(R"({"cat": ["tabby", "tiger cat"], "dog": ["pug", "beagle"]})", labels, "g.json");

@@ -184,7 +184,7 @@ TEST_CASE("lookoutd reloads on SIGHUP: a valid change applies with the socket's 
   CHECK_FALSE(fs::exists(dir.path() / "lookoutd.sock"));
 }
 
-TEST_CASE("a reload whose camera cannot start goes back to the running one; when that cannot start either, lookoutd exits 1",
+TEST_CASE("a reload whose camera cannot start goes back to the running one, and when that cannot start either lookoutd exits 1",
           "[integration]") {
   TempDir dir;
   // The running camera: a looping video of 300 grey 64x48 frames at 5

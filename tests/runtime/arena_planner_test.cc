@@ -139,7 +139,7 @@ TEST_CASE("arena planner: random plans keep live buffers apart, aligned, within 
   }
 }
 
-TEST_CASE("lifetimes: producer to last reader; graph inputs from -1, outputs to the end", "[arena]") {
+TEST_CASE("lifetimes: producer to last reader, graph inputs from -1, outputs to the end", "[arena]") {
   // t0 (input) -> n0(t0, t4 constant) -> t1 -> n1 -> t2 -> n2(t2, t1) -> t3 (output);
   // t5 is written by n1 too and never read.
   std::vector<li::Tensor> tensors = {MakeTensor(8), MakeTensor(8), MakeTensor(8),
