@@ -52,21 +52,21 @@ MqttPublisher::MqttPublisher(boost::asio::io_context& /*io*/, const config::Mqtt
   }
   const std::string client_id =
       config_.client_id.empty() ? config::DefaultMqttClientId(device_.camera) : config_.client_id;
-  mosq_ = mosquitto_new(client_id.c_str(), /*clean_session=*/true, this);
+  mosq_.reset(mosquitto_new(client_id.c_str(), /*clean_session=*/true, this));
   if (mosq_ == nullptr) {
     throw std::runtime_error("mqtt: cannot create a libmosquitto client: " +
                              std::string(std::strerror(errno)));
   }
   // Our own thread runs the loop while other threads publish: libmosquitto
   // must queue their packets and wake the loop rather than write directly.
-  if (const int rc = mosquitto_threaded_set(mosq_, true); rc != MOSQ_ERR_SUCCESS) {
+  if (const int rc = mosquitto_threaded_set(mosq_.get(), true); rc != MOSQ_ERR_SUCCESS) {
     throw std::runtime_error("mqtt: cannot set up libmosquitto for threads: " + std::string(mosquitto_strerror(rc)));
   }
-  mosquitto_connect_callback_set(mosq_, &MqttPublisher::OnConnect);
-  mosquitto_disconnect_callback_set(mosq_, &MqttPublisher::OnDisconnect);
-  mosquitto_publish_callback_set(mosq_, &MqttPublisher::OnPublish);
-  mosquitto_message_callback_set(mosq_, &MqttPublisher::OnMessage);
-  mosquitto_log_callback_set(mosq_, &MqttPublisher::OnLog);
+  mosquitto_connect_callback_set(mosq_.get(), &MqttPublisher::OnConnect);
+  mosquitto_disconnect_callback_set(mosq_.get(), &MqttPublisher::OnDisconnect);
+  mosquitto_publish_callback_set(mosq_.get(), &MqttPublisher::OnPublish);
+  mosquitto_message_callback_set(mosq_.get(), &MqttPublisher::OnMessage);
+  mosquitto_log_callback_set(mosq_.get(), &MqttPublisher::OnLog);
   if (config_.tls.enabled) SetUpTls();
 }
 
@@ -86,22 +86,21 @@ void MqttPublisher::SetUpTls() {
   }
   // Without a CA file, the system's CA folder (Debian: /etc/ssl/certs).
   const char* ca_path = tls.ca_file.empty() ? "/etc/ssl/certs" : nullptr;
-  int rc = mosquitto_tls_set(mosq_, c_str(tls.ca_file), ca_path, c_str(tls.cert_file), c_str(tls.key_file), nullptr);
+  int rc = mosquitto_tls_set(mosq_.get(), c_str(tls.ca_file), ca_path, c_str(tls.cert_file), c_str(tls.key_file), nullptr);
   if (rc != MOSQ_ERR_SUCCESS) {
     throw std::runtime_error("mqtt: TLS settings refused (/mqtt/tls): " + ErrorText(rc));
   }
-  rc = mosquitto_tls_opts_set(mosq_, tls.verify ? 1 : 0, nullptr, nullptr);
-  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(mosq_, !tls.verify);
+  rc = mosquitto_tls_opts_set(mosq_.get(), tls.verify ? 1 : 0, nullptr, nullptr);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(mosq_.get(), !tls.verify);
   if (rc != MOSQ_ERR_SUCCESS) {
     throw std::runtime_error("mqtt: TLS options refused (/mqtt/tls/verify): " + ErrorText(rc));
   }
   if (!tls.verify) spdlog::warn("mqtt: TLS without verifying the broker (/mqtt/tls/verify is false)");
 }
 
-MqttPublisher::~MqttPublisher() {
-  Stop();
-  mosquitto_destroy(mosq_);
-}
+void MqttPublisher::MosquittoDeleter::operator()(mosquitto* client) const { mosquitto_destroy(client); }
+
+MqttPublisher::~MqttPublisher() { Stop(); }
 
 void MqttPublisher::Start() {
   {
@@ -109,11 +108,11 @@ void MqttPublisher::Start() {
     if (started_ || stopped_) return;
     started_ = true;
   }
-  int rc = mosquitto_will_set(mosq_, topics_.availability.c_str(),
+  int rc = mosquitto_will_set(mosq_.get(), topics_.availability.c_str(),
                               static_cast<int>(std::strlen(kOffline)), kOffline, 1, true);
   if (rc != MOSQ_ERR_SUCCESS) spdlog::error("mqtt: cannot set the last will: {}", ErrorText(rc));
   if (!config_.username.empty()) {
-    rc = mosquitto_username_pw_set(mosq_, config_.username.c_str(),
+    rc = mosquitto_username_pw_set(mosq_.get(), config_.username.c_str(),
                                    config_.password.empty() ? nullptr : config_.password.c_str());
     if (rc != MOSQ_ERR_SUCCESS) spdlog::error("mqtt: cannot set credentials: {}", ErrorText(rc));
   }
@@ -222,7 +221,7 @@ void MqttPublisher::Enqueue(Message message, bool state) {
 }
 
 bool MqttPublisher::SendLocked(const Message& message) {
-  const int rc = mosquitto_publish(mosq_, nullptr, message.topic.c_str(), static_cast<int>(message.payload.size()),
+  const int rc = mosquitto_publish(mosq_.get(), nullptr, message.topic.c_str(), static_cast<int>(message.payload.size()),
                                    message.payload.data(), config_.qos, message.retain);
   if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && config_.qos > 0)) {
     // With QoS 1/2 libmosquitto keeps the message until acknowledged, across
@@ -262,7 +261,7 @@ void MqttPublisher::Run() {
     accepted_ = false;
     refusal_.clear();
     tls_error_.clear();
-    int rc = mosquitto_connect_async(mosq_, config_.host.c_str(), config_.port, keepalive);
+    int rc = mosquitto_connect_async(mosq_.get(), config_.host.c_str(), config_.port, keepalive);
     if (rc == MOSQ_ERR_SUCCESS) {
       rc = RunConnection();
       if (accepted_) {
@@ -309,7 +308,7 @@ int MqttPublisher::RunConnection() {
   Goodbye goodbye = Goodbye::kNone;
   Clock::time_point deadline{};
   while (true) {
-    const int rc = mosquitto_loop(mosq_, kLoopTimeoutMs, 1);
+    const int rc = mosquitto_loop(mosq_.get(), kLoopTimeoutMs, 1);
     if (rc != MOSQ_ERR_SUCCESS) return rc;
     std::lock_guard lock(mutex_);
     if (!stopping_) {
@@ -332,7 +331,7 @@ int MqttPublisher::RunConnection() {
       case Goodbye::kOfflineSent:
         if (goodbye == Goodbye::kNone || offline_acked_ || now >= deadline) {
           // MOSQ_ERR_NO_CONN: the broker went first; the loop sees it either way.
-          if (const int rc = mosquitto_disconnect(mosq_); rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+          if (const int rc = mosquitto_disconnect(mosq_.get()); rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
             spdlog::debug("mqtt: DISCONNECT not sent: {}", ErrorText(rc));
           }
           goodbye = Goodbye::kDisconnectSent;
@@ -348,7 +347,7 @@ int MqttPublisher::RunConnection() {
 
 bool MqttPublisher::PublishLocked(const std::string& topic, const std::string& payload, int qos,
                                   bool retain, int* mid) {
-  const int rc = mosquitto_publish(mosq_, mid, topic.c_str(), static_cast<int>(payload.size()),
+  const int rc = mosquitto_publish(mosq_.get(), mid, topic.c_str(), static_cast<int>(payload.size()),
                                    payload.data(), qos, retain);
   if (rc != MOSQ_ERR_SUCCESS) {
     spdlog::warn("mqtt: cannot publish on {}: {}", topic, ErrorText(rc));
@@ -403,7 +402,7 @@ void MqttPublisher::HandleConnect(int rc) {
   if (stopping_) return;  // RunConnection() says "offline" and disconnects.
   PublishLocked(topics_.availability, kOnline, 1, true);
   if (config_.discovery.enabled) {
-    const int sub_rc = mosquitto_subscribe(mosq_, nullptr, status_topic_.c_str(), 1);
+    const int sub_rc = mosquitto_subscribe(mosq_.get(), nullptr, status_topic_.c_str(), 1);
     if (sub_rc != MOSQ_ERR_SUCCESS) {
       spdlog::warn("mqtt: cannot subscribe to {}: {}", status_topic_, ErrorText(sub_rc));
     }

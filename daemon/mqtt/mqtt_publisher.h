@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -149,7 +150,12 @@ class MqttPublisher {
   std::vector<ZoneInfo> zones_;   // Guarded by mutex_.
   const CameraTopics topics_;
   const std::string status_topic_;     // <discovery prefix>/status (Home Assistant's birth).
-  mosquitto* mosq_ = nullptr;
+  struct MosquittoDeleter {
+    void operator()(mosquitto* client) const;
+  };
+  // Freed after ~MqttPublisher() has stopped the loop, or when the
+  // constructor throws (e.g. TLS settings refused).
+  std::unique_ptr<mosquitto, MosquittoDeleter> mosq_;
   std::thread thread_;
 
   // Network thread only.
