@@ -556,11 +556,13 @@ class LibcameraSource final : public FrameSource {
     if (last_cpu_) cpu_used = cpu - *last_cpu_;
     last_cpu_ = cpu;
     if (request->status() == lc::Request::RequestCancelled) {
-      std::lock_guard lock(run_->mutex);
-      run_->idle.push_back(request);
-      // Cancelled while the camera runs: it failed (libcamera cancels a
-      // request without stopping). camera_active stays set so that closing
-      // it stops it.
+      {
+        std::lock_guard lock(run_->mutex);
+        run_->idle.push_back(request);
+      }
+      // Cancelled while the camera runs (not by StopCamera(), which clears
+      // camera_active first): it failed, for libcamera cancels a request
+      // without stopping. camera_active stays set so that closing it stops it.
       RequestReopen("capture requests cancelled");
       return;
     }
