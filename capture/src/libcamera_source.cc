@@ -307,8 +307,10 @@ class LibcameraSource final : public FrameSource {
                               " is in use by another process");
     }
     acquired_ = true;
+    // Nothing completes before StartCamera(); both signals from here on.
     camera_->disconnected.connect(this, &LibcameraSource::OnDisconnected);
-    disconnect_connected_ = true;
+    camera_->requestCompleted.connect(this, &LibcameraSource::OnRequestCompleted);
+    connected_ = true;
 
     Configure();
     mappings_ = std::make_shared<Mappings>();
@@ -319,8 +321,6 @@ class LibcameraSource final : public FrameSource {
       run_->camera = camera_.get();
       ++run_->generation;
     }
-    camera_->requestCompleted.connect(this, &LibcameraSource::OnRequestCompleted);
-    connected_ = true;
     StartCamera();
     spdlog::info("libcamera: capturing from {} as {}", camera_->id(), Describe());
   }
@@ -763,11 +763,8 @@ class LibcameraSource final : public FrameSource {
     }
     if (connected_) {
       camera_->requestCompleted.disconnect(this, &LibcameraSource::OnRequestCompleted);
-      connected_ = false;
-    }
-    if (disconnect_connected_) {
       camera_->disconnected.disconnect(this, &LibcameraSource::OnDisconnected);
-      disconnect_connected_ = false;
+      connected_ = false;
     }
     requests_.clear();
     planes_.clear();
@@ -818,8 +815,7 @@ class LibcameraSource final : public FrameSource {
   std::shared_ptr<Run> run_;
   std::thread supervisor_;
   bool acquired_ = false;
-  bool connected_ = false;             // requestCompleted
-  bool disconnect_connected_ = false;  // disconnected
+  bool connected_ = false;  // To requestCompleted and disconnected.
   std::optional<std::chrono::nanoseconds> last_cpu_;  // libcamera's thread only.
 };
 
